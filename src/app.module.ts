@@ -1,0 +1,28 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { type AppConfig } from './config/app-config';
+import { ConfigModule } from './config/config.module';
+import { AdmissionModule } from './modules/admission/admission.module';
+import { CertificatesModule } from './modules/certificates/certificates.module';
+import { KubevirtModule } from './modules/kubevirt/kubevirt.module';
+import { MetricsModule } from './modules/metrics/metrics.module';
+import { PodsModule } from './modules/pods/pods.module';
+import { PoolModule } from './modules/pool/pool.module';
+
+/** The manager: every feature module, wired through dependency injection around one validated AppConfig. */
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        PoolModule,
+        MetricsModule,
+        AdmissionModule,
+        CertificatesModule,
+        KubevirtModule,
+        PodsModule,
+      ],
+    };
+  }
+}

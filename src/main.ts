@@ -1,0 +1,5 @@
+import { startManager } from './bootstrap';
+
+void startManager(process.env).then((app) => {
+  if (app === undefined) process.exitCode = 1;
+});

@@ -1,0 +1,162 @@
+import { MacAddress } from './mac-address';
+import { MacPool } from './mac-pool';
+import { MacRange } from './mac-range';
+import { PoolException, PoolExceptionCode } from './pool.exception';
+
+const mac = (text: string) => MacAddress.parse(text);
+const range = (start: string, end: string) => MacRange.parse(start, end);
+const atOffset = (offset: number) => () => offset;
+
+function expectExhausted(action: () => unknown): void {
+  let caught: unknown;
+  try {
+    action();
+  } catch (error) {
+    caught = error;
+  }
+  expect(caught).toBeInstanceOf(PoolException);
+  expect((caught as PoolException).code).toBe(PoolExceptionCode.POOL_EXHAUSTED);
+  expect((caught as PoolException).message).toBe('the range is full');
+}
+
+describe('MacPool', () => {
+  it('allocates from a random cursor and fails the third allocation of a two-address pool', () => {
+    const pool = new MacPool(range('02:00:00:00:00:00', '02:00:00:00:00:01'), atOffset(1));
+    expect(pool.allocate('vm/ns/a', 'eth0').toString()).toBe('02:00:00:00:00:01');
+    expect(pool.allocate('vm/ns/b', 'eth0').toString()).toBe('02:00:00:00:00:00');
+    expectExhausted(() => pool.allocate('vm/ns/c', 'eth0'));
+    expect(pool.stats()).toMatchObject({ size: 2, used: 2, free: 0, pending: 2 });
+  });
+
+  it('places the first cursor with the random source, inside the range', () => {
+    const sizes: number[] = [];
+    const pool = new MacPool(range('02:00:00:00:00:00', '02:00:00:00:00:10'), (size) => {
+      sizes.push(size);
+      return 5;
+    });
+    expect(sizes).toEqual([17]);
+    expect(pool.allocate('o', 'k').toString()).toBe('02:00:00:00:00:05');
+  });
+
+  it('does not hand out a just-released MAC again at once (next-fit)', () => {
+    const pool = new MacPool(range('02:00:00:00:00:00', '02:00:00:00:00:0f'), atOffset(0));
+    const first = pool.allocate('pod/ns/a', 'net1');
+    pool.release('pod/ns/a');
+    const second = pool.allocate('pod/ns/b', 'net1');
+    expect(second.equals(first)).toBe(false);
+    expect(second.toString()).toBe('02:00:00:00:00:01');
+  });
+
+  it('wraps once from the end to the start of the range', () => {
+    const pool = new MacPool(range('02:00:00:00:00:00', '02:00:00:00:00:03'), atOffset(3));
+    expect(pool.allocate('a', 'k').toString()).toBe('02:00:00:00:00:03');
+    expect(pool.allocate('b', 'k').toString()).toBe('02:00:00:00:00:00');
+  });
+
+  it('hands out exactly the freed MAC when it is the only free one', () => {
+    const pool = new MacPool(range('02:00:00:00:00:00', '02:00:00:00:00:0f'), atOffset(7));
+    const macs = Array.from({ length: 16 }, (_, i) => pool.allocate(`pod/ns/p${i}`, 'net1'));
+    expect(new Set(macs.map(String)).size).toBe(16);
+    pool.release('pod/ns/p3');
+    expect(pool.allocate('pod/ns/new', 'net1').equals(macs[3])).toBe(true);
+    expectExhausted(() => pool.allocate('pod/ns/more', 'net1'));
+  });
+
+  it('skips requested MACs held inside the range', () => {
+    const pool = new MacPool(range('02:00:00:00:00:00', '02:00:00:00:00:03'), atOffset(0));
+    expect(pool.hold('vm/ns/x', 'eth0', mac('02:00:00:00:00:00'))).toEqual([]);
+    expect(pool.allocate('vm/ns/y', 'eth0').toString()).toBe('02:00:00:00:00:01');
+  });
+
+  it('records a requested MAC outside the range without touching the bitmap', () => {
+    const pool = new MacPool(range('02:00:00:00:00:00', '02:00:00:00:00:03'), atOffset(0));
+    pool.hold('vm/ns/x', 'eth0', mac('0e:00:00:00:00:00'));
+    expect(pool.stats()).toMatchObject({ used: 0, outOfRange: 1, pending: 1 });
+    expect(pool.holders(mac('0e:00:00:00:00:00')).map((e) => e.owner)).toEqual(['vm/ns/x']);
+  });
+
+  it('reports other holders of a requested MAC and keeps both', () => {
+    const pool = new MacPool(range('02:00:00:00:00:00', '02:00:00:00:00:ff'), atOffset(0));
+    const taken = pool.allocate('vm/ns/a', 'eth0');
+    const others = pool.hold('pod/ns/b', 'net1', taken);
+    expect(others.map((e) => e.owner)).toEqual(['vm/ns/a']);
+    expect(pool.hold('pod/ns/b', 'net1', taken)).toHaveLength(1);
+    expect(pool.stats().shared).toBe(1);
+  });
+
+  it('keeps a shared MAC used while any owner holds it (fixes upstream §13.2)', () => {
+    const pool = new MacPool(range('02:00:00:00:00:00', '02:00:00:00:00:01'), atOffset(0));
+    const shared = pool.allocate('vm/ns/a', 'eth0');
+    pool.hold('pod/ns/b', 'net1', shared);
+    pool.allocate('vm/ns/c', 'eth0');
+    pool.release('vm/ns/a');
+    expect(pool.holders(shared).map((e) => e.owner)).toEqual(['pod/ns/b']);
+    expectExhausted(() => pool.allocate('vm/ns/d', 'eth0'));
+    pool.release('pod/ns/b');
+    expect(pool.allocate('vm/ns/d', 'eth0').equals(shared)).toBe(true);
+  });
+
+  it('releases one MAC of an owner and keeps the rest', () => {
+    const pool = new MacPool(range('02:00:00:00:00:00', '02:00:00:00:00:ff'), atOffset(0));
+    const a = pool.allocate('vm/ns/a', 'eth0');
+    const b = pool.allocate('vm/ns/a', 'eth1');
+    expect(pool.releaseMac('vm/ns/a', a)).toHaveLength(1);
+    expect(pool.entriesOf('vm/ns/a').map((e) => e.mac)).toEqual([b.value]);
+    expect(pool.stats().used).toBe(1);
+  });
+
+  it('commits pending entries and lists expired ones', () => {
+    const pool = new MacPool(range('02:00:00:00:00:00', '02:00:00:00:00:ff'), atOffset(0));
+    const a = pool.allocate('vm/ns/a', 'eth0', { deadline: 1000 });
+    const b = pool.allocate('vm/ns/b', 'eth0', { deadline: 5000 });
+    expect(pool.expiredPending(2000).map((e) => e.owner)).toEqual(['vm/ns/a']);
+    expect(pool.commit('vm/ns/a', a)).toBe(true);
+    expect(pool.commit('vm/ns/zzz', b)).toBe(false);
+    expect(pool.expiredPending(2000)).toEqual([]);
+    expect(pool.stats()).toMatchObject({ pending: 1, committed: 1 });
+  });
+
+  it('previews the next MACs without changing the pool or the cursor (dry run)', () => {
+    const pool = new MacPool(range('02:00:00:00:00:00', '02:00:00:00:00:03'), atOffset(2));
+    pool.hold('x', 'k', mac('02:00:00:00:00:03'));
+    const preview = pool.preview(3).map(String);
+    expect(preview).toEqual(['02:00:00:00:00:02', '02:00:00:00:00:00', '02:00:00:00:00:01']);
+    expect(pool.stats().used).toBe(1);
+    expect([0, 1, 2].map(() => pool.allocate('o', `k${Math.random()}`).toString())).toEqual(preview);
+    expectExhausted(() => pool.preview(1));
+  });
+
+  it('fails a preview larger than the free space', () => {
+    const pool = new MacPool(range('02:00:00:00:00:00', '02:00:00:00:00:03'), atOffset(0));
+    expectExhausted(() => pool.preview(5));
+    expect(pool.preview(4)).toHaveLength(4);
+  });
+
+  it('moves future allocations to a new range and keeps existing ones (day-2 change)', () => {
+    let next = 0;
+    const pool = new MacPool(range('02:00:00:00:00:00', '02:00:00:00:00:0f'), () => next);
+    const old = pool.allocate('vm/ns/a', 'eth0');
+    pool.hold('vm/ns/b', 'eth0', mac('02:00:00:00:01:00'));
+    next = 0;
+    pool.setRange(range('02:00:00:00:01:00', '02:00:00:00:01:01'));
+    expect(pool.range.toString()).toBe('02:00:00:00:01:00 - 02:00:00:00:01:01');
+    expect(pool.holders(old).map((e) => e.owner)).toEqual(['vm/ns/a']);
+    expect(pool.stats()).toMatchObject({ size: 2, used: 1, outOfRange: 1 });
+    expect(pool.allocate('vm/ns/c', 'eth0').toString()).toBe('02:00:00:00:01:01');
+    expectExhausted(() => pool.allocate('vm/ns/d', 'eth0'));
+    pool.release('vm/ns/a');
+    expect(pool.stats()).toMatchObject({ used: 2, outOfRange: 0 });
+  });
+
+  it('allocates unique MACs until a 2^16 + 5 range is full', () => {
+    const size = 65536 + 5;
+    const pool = new MacPool(
+      range('02:00:00:00:00:00', MacAddress.format(0x020000000000 + size - 1)),
+      atOffset(65000),
+    );
+    const seen = new Set<number>();
+    for (let i = 0; i < size; i++) seen.add(pool.allocate(`o${i}`, 'k').value);
+    expect(seen.size).toBe(size);
+    expectExhausted(() => pool.allocate('last', 'k'));
+  });
+});
