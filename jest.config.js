@@ -34,5 +34,6 @@ const common = {
 
 /** @type {import('jest').Config} */
 module.exports = {
+  reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
   projects: [{ ...common, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] }],
 };
