@@ -34,6 +34,20 @@ const common = {
 
 /** @type {import('jest').Config} */
 module.exports = {
+  // Every test's name in the output, so a CI log shows which integration tests ran against the apiserver.
+  verbose: true,
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
-  projects: [{ ...common, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] }],
+  // Integration tests wait for controllers and watches; unit tests finish in milliseconds either way.
+  testTimeout: 60_000,
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
+      // One real kube-apiserver + etcd for the whole run (test/support/control-plane.ts).
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+    },
+  ],
 };

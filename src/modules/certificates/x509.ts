@@ -1,0 +1,104 @@
+import { generateKeyPair, randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import forge from 'node-forge';
+
+const generateKeyPairAsync = promisify(generateKeyPair);
+
+/** An RSA key pair in PEM (PKCS#1 private key, SPKI public key). */
+export interface KeyPairPem {
+  privateKeyPem: string;
+  publicKeyPem: string;
+}
+
+/** What a certificate says about its subject. */
+export interface CertificateSpec {
+  commonName: string;
+  organization?: string;
+  dnsNames?: readonly string[];
+  ipAddresses?: readonly string[];
+  isCa?: boolean;
+  /** Extended key usages of a leaf certificate; ignored for a CA. */
+  usages?: readonly ('serverAuth' | 'clientAuth')[];
+  notBefore: Date;
+  notAfter: Date;
+}
+
+/** A certificate and its key, both PEM: the issuer of another certificate, or what a server serves. */
+export interface CertifiedKey {
+  certificatePem: string;
+  privateKeyPem: string;
+}
+
+/**
+ * Generates an RSA key on libuv's thread pool. node-forge's own key generation blocks the event loop (it calls
+ * generateKeyPairSync), which would stall every admission request for ~100 ms (LIBRARIES.md §2.4).
+ */
+export async function generateRsaKeyPair(modulusLength = 2048): Promise<KeyPairPem> {
+  const { privateKey, publicKey } = await generateKeyPairAsync('rsa', {
+    modulusLength,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
+  });
+  return { privateKeyPem: privateKey, publicKeyPem: publicKey };
+}
+
+/** A positive 128-bit serial number in hex (RFC 5280 allows up to 20 octets; the top bit must be clear). */
+function randomSerial(): string {
+  const bytes = randomBytes(16);
+  bytes[0] &= 0x7f;
+  return bytes.toString('hex');
+}
+
+/**
+ * Builds and signs an X.509 certificate for `subject`'s key with node-forge. Without an issuer it is self-signed
+ * (a CA). SANs carry DNS names and IP addresses; Go clients such as the kube-apiserver never fall back to the CN.
+ */
+export function signCertificate(spec: CertificateSpec, subject: KeyPairPem, issuer?: CertifiedKey): string {
+  const certificate = forge.pki.createCertificate();
+  certificate.publicKey = forge.pki.publicKeyFromPem(subject.publicKeyPem);
+  certificate.serialNumber = randomSerial();
+  certificate.validity.notBefore = spec.notBefore;
+  certificate.validity.notAfter = spec.notAfter;
+  const subjectAttributes: forge.pki.CertificateField[] = [{ name: 'commonName', value: spec.commonName }];
+  if (spec.organization !== undefined)
+    subjectAttributes.push({ name: 'organizationName', value: spec.organization });
+  certificate.setSubject(subjectAttributes);
+
+  const issuerCertificate =
+    issuer === undefined ? undefined : forge.pki.certificateFromPem(issuer.certificatePem);
+  certificate.setIssuer(
+    issuerCertificate === undefined ? subjectAttributes : issuerCertificate.subject.attributes,
+  );
+
+  const extensions: object[] = [
+    { name: 'basicConstraints', cA: spec.isCa === true, critical: true },
+    spec.isCa === true
+      ? { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true }
+      : { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: 'subjectKeyIdentifier' },
+  ];
+  if (spec.isCa !== true) {
+    const usages = spec.usages ?? ['serverAuth'];
+    extensions.push({
+      name: 'extKeyUsage',
+      serverAuth: usages.includes('serverAuth'),
+      clientAuth: usages.includes('clientAuth'),
+    });
+  }
+  const altNames = [
+    ...(spec.dnsNames ?? []).map((value) => ({ type: 2, value })),
+    ...(spec.ipAddresses ?? []).map((ip) => ({ type: 7, ip })),
+  ];
+  if (altNames.length > 0) extensions.push({ name: 'subjectAltName', altNames });
+  if (issuerCertificate !== undefined) {
+    extensions.push({
+      name: 'authorityKeyIdentifier',
+      keyIdentifier: issuerCertificate.generateSubjectKeyIdentifier().getBytes(),
+    });
+  }
+  certificate.setExtensions(extensions);
+
+  const signingKey = forge.pki.privateKeyFromPem(issuer?.privateKeyPem ?? subject.privateKeyPem);
+  certificate.sign(signingKey as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
+  return forge.pki.certificateToPem(certificate);
+}
