@@ -1,8 +1,11 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
 import { type AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { AdmissionModule } from './modules/admission/admission.module';
 import { CertificatesModule } from './modules/certificates/certificates.module';
+import { HealthModule } from './modules/health/health.module';
+import { KubeModule } from './modules/kube/kube.module';
 import { KubevirtModule } from './modules/kubevirt/kubevirt.module';
 import { MetricsModule } from './modules/metrics/metrics.module';
 import { PodsModule } from './modules/pods/pods.module';
@@ -16,6 +19,9 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
+        ScheduleModule.forRoot(),
+        KubeModule,
+        HealthModule,
         PoolModule,
         MetricsModule,
         AdmissionModule,

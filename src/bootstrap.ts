@@ -2,14 +2,53 @@ import 'reflect-metadata';
 import { ConsoleLogger, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { type Server as TlsServer } from 'node:tls';
 import { AppModule } from './app.module';
 import { AppConfig, ConfigurationException } from './config/app-config';
 import { LOG_LEVELS, type LogLevelName } from './config/environment';
+import { ServingCertificate } from './modules/certificates/serving-certificate.service';
+import { generateRsaKeyPair, signCertificate } from './modules/certificates/x509';
+import { MetricsHttpModule } from './modules/metrics/metrics-http.module';
 import { PoolService } from './modules/pool/pool.service';
+
+/** controller-runtime's limit for an AdmissionReview (an UPDATE carries the object twice). */
+const WEBHOOK_BODY_LIMIT = 7 * 1024 * 1024;
 
 /** Levels at or above the configured one (LOG_LEVELS lists them most severe first). */
 function levelsFrom(level: LogLevelName): LogLevel[] {
   return LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(level) + 1);
+}
+
+/** A running manager: the HTTPS webhook application and the plain-HTTP metrics application. */
+export interface Manager {
+  config: AppConfig;
+  app: NestFastifyApplication;
+  metricsApp: NestFastifyApplication;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  configLogger?: ConsoleLogger;
+  /** Called before the webhook server listens (tests add routes here). */
+  beforeListen?: (app: NestFastifyApplication) => void | Promise<void>;
+}
+
+/**
+ * A throwaway self-signed certificate the HTTPS server starts with. Nothing trusts it: the replica reports not ready
+ * until the real serving certificate is loaded from its Secret, and then swaps it in without a restart.
+ */
+async function placeholderCertificate(): Promise<{ key: string; cert: string }> {
+  const key = await generateRsaKeyPair();
+  const now = Date.now();
+  const cert = signCertificate(
+    {
+      commonName: 'kubemacpool-placeholder',
+      notBefore: new Date(now - 60_000),
+      notAfter: new Date(now + 86_400_000),
+    },
+    key,
+  );
+  return { key: key.privateKeyPem, cert };
 }
 
 /**
@@ -18,30 +57,53 @@ function levelsFrom(level: LogLevelName): LogLevel[] {
  */
 export async function startManager(
   env: NodeJS.ProcessEnv,
-  configLogger: ConsoleLogger = new ConsoleLogger('Config', { json: true }),
-): Promise<NestFastifyApplication | undefined> {
+  options: StartOptions = {},
+): Promise<Manager | undefined> {
   let config: AppConfig;
   try {
     config = AppConfig.fromEnvironment(env);
   } catch (error) {
     if (!(error instanceof ConfigurationException)) throw error;
-    configLogger.fatal(error.message);
+    (options.configLogger ?? new ConsoleLogger('Config', { json: true })).fatal(error.message);
     return undefined;
   }
   const logger = new ConsoleLogger('Kubemacpool', { json: true, logLevels: levelsFrom(config.logLevel) });
-  const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.forRoot(config),
+  const adapter = new FastifyAdapter({
+    https: { ...(await placeholderCertificate()), minVersion: config.webhook.tlsMinVersion },
+    bodyLimit: WEBHOOK_BODY_LIMIT,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+    logger,
+    abortOnError: false,
+  });
+  app.enableShutdownHooks();
+  app
+    .get(ServingCertificate)
+    .attach(app.getHttpServer() as unknown as TlsServer, app.getHttpAdapter().getInstance());
+  await options.beforeListen?.(app);
+  await app.listen(config.webhook.port, '0.0.0.0');
+
+  const metricsApp = await NestFactory.create<NestFastifyApplication>(
+    MetricsHttpModule,
     new FastifyAdapter(),
     {
       logger,
     },
   );
-  app.enableShutdownHooks();
-  await app.listen(config.metrics.port, config.metrics.host);
+  await metricsApp.listen(config.metrics.port, config.metrics.host);
+
   const stats = app.get(PoolService).pool.stats();
   logger.log(
-    `pool ${stats.rangeStart} - ${stats.rangeEnd} (${stats.size} addresses); metrics on ` +
-      `${config.metrics.host}:${config.metrics.port}/metrics; admission webhooks are not implemented yet`,
+    `pool ${stats.rangeStart} - ${stats.rangeEnd} (${stats.size} addresses); webhooks on https://0.0.0.0:${config.webhook.port}; ` +
+      `metrics on http://${config.metrics.host}:${config.metrics.port}/metrics`,
   );
-  return app;
+  return {
+    config,
+    app,
+    metricsApp,
+    close: async () => {
+      await metricsApp.close();
+      await app.close();
+    },
+  };
 }

@@ -1,5 +1,5 @@
 import { startManager } from './bootstrap';
 
-void startManager(process.env).then((app) => {
-  if (app === undefined) process.exitCode = 1;
+void startManager(process.env).then((manager) => {
+  if (manager === undefined) process.exitCode = 1;
 });

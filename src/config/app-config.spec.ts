@@ -16,7 +16,7 @@ describe('AppConfig', () => {
   it('applies defaults', () => {
     const config = AppConfig.fromEnvironment(valid);
     expect(config.range.size).toBe(2 ** 40);
-    expect(config.webhookPort).toBe(8000);
+    expect(config.webhook.port).toBe(8000);
     expect(config.metrics).toEqual({ host: '0.0.0.0', port: 8080 });
     expect(config.logLevel).toBe('log');
     expect(config.duplicatePolicy).toBe('Warn');
@@ -30,7 +30,7 @@ describe('AppConfig', () => {
       LOG_LEVEL: 'debug',
       DUPLICATE_POLICY: 'Reject',
     });
-    expect(config.webhookPort).toBe(9443);
+    expect(config.webhook.port).toBe(9443);
     expect(config.metrics).toEqual({ host: '127.0.0.1', port: 9090 });
     expect(config.logLevel).toBe('debug');
     expect(config.duplicatePolicy).toBe('Reject');
@@ -62,7 +62,7 @@ describe('AppConfig', () => {
       expect.arrayContaining([
         expect.stringMatching(/^RANGE_START=\(unset\): is required/),
         'RANGE_END=zz: address zz: invalid MAC address',
-        'WEBHOOK_PORT=70000: must be a port from 1 to 65535',
+        'WEBHOOK_PORT=70000: must be a port from 0 to 65535 (0: a free port)',
         expect.stringMatching(/^METRICS_ADDR=localhost: must be \[host\]:port/),
         expect.stringMatching(/^LOG_LEVEL=chatty: must be one of fatal, error/),
         'DUPLICATE_POLICY=warn: must be one of Warn, Reject',
@@ -91,5 +91,94 @@ describe('AppConfig', () => {
   it('explains the failure as one message listing every problem', () => {
     const error = new ConfigurationException(['A=1: bad', 'B=2: worse']);
     expect(error.message).toBe('Invalid environment variables:\n  - A=1: bad\n  - B=2: worse');
+  });
+});
+
+describe('AppConfig certificate and webhook settings', () => {
+  it('applies upstream’s certificate defaults', () => {
+    const config = AppConfig.fromEnvironment(valid);
+    expect(config.certificates).toEqual({
+      caRotateMs: 8760 * 3_600_000,
+      caOverlapMs: 24 * 3_600_000,
+      certRotateMs: 4380 * 3_600_000,
+      certOverlapMs: 24 * 3_600_000,
+      propagationDelayMs: 10_000,
+    });
+    expect(config.namespace).toBe('kubemacpool-system');
+    expect(config.webhook).toEqual({
+      port: 8000,
+      configurationName: 'kubemacpool-mutator',
+      extraDnsNames: [],
+      extraIpAddresses: [],
+      tlsMinVersion: 'TLSv1.2',
+    });
+  });
+
+  it('reads extra SANs, the namespace and the TLS floor', () => {
+    const config = AppConfig.fromEnvironment({
+      ...valid,
+      POD_NAMESPACE: 'kmp',
+      WEBHOOK_EXTRA_DNS_NAMES: 'localhost, webhook.example.com',
+      WEBHOOK_EXTRA_IP_ADDRESSES: '127.0.0.1,::1',
+      TLS_MIN_VERSION: 'VersionTLS13',
+    });
+    expect(config.namespace).toBe('kmp');
+    expect(config.webhook.extraDnsNames).toEqual(['localhost', 'webhook.example.com']);
+    expect(config.webhook.extraIpAddresses).toEqual(['127.0.0.1', '::1']);
+    expect(config.webhook.tlsMinVersion).toBe('TLSv1.3');
+  });
+
+  it('names malformed durations, SANs and TLS versions', () => {
+    expect(
+      problems({
+        ...valid,
+        CA_ROTATE_INTERVAL: '1y',
+        CERT_OVERLAP_INTERVAL: '0s',
+        WEBHOOK_EXTRA_IP_ADDRESSES: '127.0.0.1,localhost',
+        WEBHOOK_EXTRA_DNS_NAMES: 'UPPER.example',
+        TLS_MIN_VERSION: 'VersionTLS10',
+        POD_NAMESPACE: 'Bad_NS',
+      }),
+    ).toEqual([
+      'POD_NAMESPACE=Bad_NS: must be a namespace name (a DNS-1123 label)',
+      'CA_ROTATE_INTERVAL=1y: must be a Go duration above zero, for example 8760h0m0s, 24h or 90s',
+      'CERT_OVERLAP_INTERVAL=0s: must be a Go duration above zero, for example 8760h0m0s, 24h or 90s',
+      'WEBHOOK_EXTRA_DNS_NAMES=UPPER.example: must be a comma-separated list of DNS names',
+      'WEBHOOK_EXTRA_IP_ADDRESSES=127.0.0.1,localhost: must be a comma-separated list of IP addresses',
+      'TLS_MIN_VERSION=VersionTLS10: must be one of VersionTLS12, VersionTLS13',
+    ]);
+  });
+
+  it('refuses an overlap as long as the rotation and a certificate that outlives its CA', () => {
+    expect(
+      problems({
+        ...valid,
+        CA_ROTATE_INTERVAL: '24h',
+        CA_OVERLAP_INTERVAL: '48h',
+        CERT_ROTATE_INTERVAL: '48h',
+        CERT_OVERLAP_INTERVAL: '48h',
+      }),
+    ).toEqual([
+      'CA_OVERLAP_INTERVAL=48h: must be shorter than CA_ROTATE_INTERVAL=24h (the overlap is part of the CA life time)',
+      'CERT_OVERLAP_INTERVAL=48h: must be shorter than CERT_ROTATE_INTERVAL=48h (the overlap is part of the certificate life time)',
+      'CERT_ROTATE_INTERVAL=48h: must not be longer than CA_ROTATE_INTERVAL=24h (a serving certificate cannot outlive its CA)',
+    ]);
+  });
+
+  it('refuses a propagation delay that outlasts an overlap', () => {
+    expect(problems({ ...valid, CERT_OVERLAP_INTERVAL: '5s' })).toEqual([
+      'CA_PROPAGATION_DELAY=10s: must be shorter than CERT_OVERLAP_INTERVAL=5s (a renewed certificate must be served before the old one expires)',
+    ]);
+  });
+
+  it('accepts upstream’s manifest values', () => {
+    const config = AppConfig.fromEnvironment({
+      ...valid,
+      CA_ROTATE_INTERVAL: '8760h0m0s',
+      CA_OVERLAP_INTERVAL: '24h0m0s',
+      CERT_ROTATE_INTERVAL: '4380h0m0s',
+      CERT_OVERLAP_INTERVAL: '24h0m0s',
+    });
+    expect(config.certificates.certRotateMs).toBe(4380 * 3_600_000);
   });
 });

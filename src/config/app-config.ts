@@ -1,13 +1,16 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
+import { parseGoDuration } from '../common/go-duration';
+import { MacRange } from '../modules/pool/mac-range';
+import { PoolException } from '../modules/pool/pool.exception';
 import {
   type DuplicatePolicy,
   ENVIRONMENT_VARIABLES,
   EnvironmentVariables,
   type LogLevelName,
+  splitList,
+  type TlsVersionName,
 } from './environment';
-import { MacRange } from '../modules/pool/mac-range';
-import { PoolException } from '../modules/pool/pool.exception';
 
 /** A start-up configuration error listing every invalid `NAME=value` at once. */
 export class ConfigurationException extends Error {
@@ -22,11 +25,36 @@ export interface ListenAddress {
   port: number;
 }
 
+/** Certificate life times in milliseconds (SPEC.md §7; CA_PROPAGATION_DELAY is ours). */
+export interface CertificateSettings {
+  caRotateMs: number;
+  caOverlapMs: number;
+  certRotateMs: number;
+  certOverlapMs: number;
+  propagationDelayMs: number;
+}
+
+export interface WebhookSettings {
+  port: number;
+  /** The MutatingWebhookConfiguration whose caBundle we manage. */
+  configurationName: string;
+  extraDnsNames: string[];
+  extraIpAddresses: string[];
+  tlsMinVersion: 'TLSv1.2' | 'TLSv1.3';
+}
+
+const TLS_NODE_NAMES: Record<TlsVersionName, WebhookSettings['tlsMinVersion']> = {
+  VersionTLS12: 'TLSv1.2',
+  VersionTLS13: 'TLSv1.3',
+};
+
 /** The validated, typed configuration the modules receive through dependency injection. */
 export class AppConfig {
   constructor(
     readonly range: MacRange,
-    readonly webhookPort: number,
+    readonly namespace: string,
+    readonly webhook: WebhookSettings,
+    readonly certificates: CertificateSettings,
     readonly metrics: ListenAddress,
     readonly logLevel: LogLevelName,
     readonly duplicatePolicy: DuplicatePolicy,
@@ -49,22 +77,86 @@ export class AppConfig {
     });
     if (problems.length > 0) throw new ConfigurationException(problems);
 
-    let range: MacRange;
+    const certificates = AppConfig.certificateSettings(vars, problems);
+    let range: MacRange | undefined;
     try {
       range = MacRange.parse(vars.RANGE_START, vars.RANGE_END);
     } catch (error) {
       if (!(error instanceof PoolException)) throw error;
-      throw new ConfigurationException([
+      problems.push(
         `RANGE_START=${vars.RANGE_START} RANGE_END=${vars.RANGE_END}: failed to set initial ranges: ${error.message}`,
-      ]);
+      );
     }
+    if (problems.length > 0 || range === undefined) throw new ConfigurationException(problems);
+
     return new AppConfig(
       range,
-      vars.WEBHOOK_PORT,
+      vars.POD_NAMESPACE,
+      {
+        port: vars.WEBHOOK_PORT,
+        configurationName: vars.WEBHOOK_CONFIGURATION_NAME,
+        extraDnsNames: splitList(vars.WEBHOOK_EXTRA_DNS_NAMES),
+        extraIpAddresses: splitList(vars.WEBHOOK_EXTRA_IP_ADDRESSES),
+        tlsMinVersion: TLS_NODE_NAMES[vars.TLS_MIN_VERSION],
+      },
+      certificates,
       parseListenAddress(vars.METRICS_ADDR),
       vars.LOG_LEVEL,
       vars.DUPLICATE_POLICY,
     );
+  }
+
+  /**
+   * The intervals must nest: an overlap shorter than what it overlaps (an overlap as long as the life time would
+   * renew without pause), a serving certificate that does not outlive its CA, and a propagation delay that ends
+   * before the old CA or certificate does.
+   */
+  private static certificateSettings(vars: EnvironmentVariables, problems: string[]): CertificateSettings {
+    const ms = (value: string) => parseGoDuration(value)!;
+    const settings: CertificateSettings = {
+      caRotateMs: ms(vars.CA_ROTATE_INTERVAL),
+      caOverlapMs: ms(vars.CA_OVERLAP_INTERVAL),
+      certRotateMs: ms(vars.CERT_ROTATE_INTERVAL),
+      certOverlapMs: ms(vars.CERT_OVERLAP_INTERVAL),
+      propagationDelayMs: ms(vars.CA_PROPAGATION_DELAY),
+    };
+    const shorter = (name: keyof EnvironmentVariables, than: keyof EnvironmentVariables, why: string) =>
+      problems.push(`${name}=${vars[name]}: must be shorter than ${than}=${vars[than]} (${why})`);
+    if (settings.caOverlapMs >= settings.caRotateMs) {
+      shorter('CA_OVERLAP_INTERVAL', 'CA_ROTATE_INTERVAL', 'the overlap is part of the CA life time');
+    }
+    if (settings.certOverlapMs >= settings.certRotateMs) {
+      shorter(
+        'CERT_OVERLAP_INTERVAL',
+        'CERT_ROTATE_INTERVAL',
+        'the overlap is part of the certificate life time',
+      );
+    }
+    if (settings.certRotateMs > settings.caRotateMs) {
+      problems.push(
+        `CERT_ROTATE_INTERVAL=${vars.CERT_ROTATE_INTERVAL}: must not be longer than CA_ROTATE_INTERVAL=${vars.CA_ROTATE_INTERVAL} (a serving certificate cannot outlive its CA)`,
+      );
+    }
+    if (settings.certOverlapMs > settings.caOverlapMs) {
+      problems.push(
+        `CERT_OVERLAP_INTERVAL=${vars.CERT_OVERLAP_INTERVAL}: must not be longer than CA_OVERLAP_INTERVAL=${vars.CA_OVERLAP_INTERVAL} (a certificate cut short by its CA's end would fall due before the CA rotates)`,
+      );
+    }
+    if (settings.propagationDelayMs >= settings.caOverlapMs) {
+      shorter(
+        'CA_PROPAGATION_DELAY',
+        'CA_OVERLAP_INTERVAL',
+        'the old CA must stay trusted until the new one is served',
+      );
+    }
+    if (settings.propagationDelayMs >= settings.certOverlapMs) {
+      shorter(
+        'CA_PROPAGATION_DELAY',
+        'CERT_OVERLAP_INTERVAL',
+        'a renewed certificate must be served before the old one expires',
+      );
+    }
+    return settings;
   }
 }
 

@@ -8,9 +8,10 @@ import {
   Min,
   registerDecorator,
   type ValidationArguments,
-  type ValidationOptions,
 } from 'class-validator';
 import { Type } from 'class-transformer';
+import { isIP } from 'node:net';
+import { parseGoDuration } from '../common/go-duration';
 import { MacAddress } from '../modules/pool/mac-address';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
@@ -20,23 +21,56 @@ export type LogLevelName = (typeof LOG_LEVELS)[number];
 export const DUPLICATE_POLICIES = ['Warn', 'Reject'] as const;
 export type DuplicatePolicy = (typeof DUPLICATE_POLICIES)[number];
 
-/** A MAC in any notation MacAddress accepts (absence is left to IsNotEmpty); the message is upstream's parse error. */
-function IsMacAddress(options?: ValidationOptions) {
+/** A property decorator from a check and a message (class-validator's custom-decorator boilerplate, once). */
+function rule(name: string, validate: (value: unknown) => boolean, message: (value: unknown) => string) {
   return (target: object, propertyName: string) =>
     registerDecorator({
-      name: 'isMacAddress',
+      name,
       target: target.constructor,
       propertyName,
-      options,
-      validator: {
-        validate: (value: unknown) =>
-          value === undefined ||
-          value === '' ||
-          (typeof value === 'string' && MacAddress.tryParseValue(value) !== undefined),
-        defaultMessage: (args?: ValidationArguments) => `address ${String(args?.value)}: invalid MAC address`,
-      },
+      validator: { validate, defaultMessage: (args?: ValidationArguments) => message(args?.value) },
     });
 }
+
+/** A MAC in any notation MacAddress accepts (absence is left to IsNotEmpty); the message is upstream's parse error. */
+const IsMacAddress = () =>
+  rule(
+    'isMacAddress',
+    (value) =>
+      value === undefined ||
+      value === '' ||
+      (typeof value === 'string' && MacAddress.tryParseValue(value) !== undefined),
+    (value) => `address ${String(value)}: invalid MAC address`,
+  );
+
+export const TLS_VERSIONS = ['VersionTLS12', 'VersionTLS13'] as const;
+export type TlsVersionName = (typeof TLS_VERSIONS)[number];
+
+/** A Go duration string (`8760h0m0s`, `24h`, `30s`) longer than zero. */
+const IsGoDuration = () =>
+  rule(
+    'isGoDuration',
+    (value) => typeof value === 'string' && (parseGoDuration(value) ?? 0) > 0,
+    () => 'must be a Go duration above zero, for example 8760h0m0s, 24h or 90s',
+  );
+
+/** A comma-separated list whose every element passes `check`; empty means none. */
+const IsCommaList = (check: (item: string) => boolean, what: string) =>
+  rule(
+    'isCommaList',
+    (value) => typeof value === 'string' && splitList(value).every(check),
+    () => `must be a comma-separated list of ${what}`,
+  );
+
+export function splitList(value: string): string[] {
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+}
+
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /**
  * The manager's configuration, read from the environment. Each property is one variable, its initialiser the
@@ -53,11 +87,11 @@ export class EnvironmentVariables {
   @IsMacAddress()
   RANGE_END!: string;
 
-  /** HTTPS port of the admission webhooks (upstream's constant 8000). */
+  /** HTTPS port of the admission webhooks and /healthz, /readyz (upstream's constant 8000); 0 picks a free port. */
   @Type(() => Number)
   @IsInt({ message: 'must be a whole number' })
-  @Min(1, { message: 'must be a port from 1 to 65535' })
-  @Max(65535, { message: 'must be a port from 1 to 65535' })
+  @Min(0, { message: 'must be a port from 0 to 65535 (0: a free port)' })
+  @Max(65535, { message: 'must be a port from 0 to 65535 (0: a free port)' })
   WEBHOOK_PORT = 8000;
 
   /** `[host]:port` of the plain-HTTP metrics endpoint; an empty host listens on every address, port 0 on a free port. */
@@ -72,6 +106,52 @@ export class EnvironmentVariables {
   /** The lowest level logged: fatal, error, warn, log (info), debug or verbose. */
   @IsIn(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` })
   LOG_LEVEL: LogLevelName = 'log';
+
+  /** Namespace of the manager: its Secrets and the range ConfigMap live there (a fieldRef in a cluster). */
+  @Matches(DNS_LABEL, { message: 'must be a namespace name (a DNS-1123 label)' })
+  POD_NAMESPACE = 'kubemacpool-system';
+
+  /** Validity of the webhook CA; a new CA is made CA_OVERLAP_INTERVAL before it ends (upstream defaults). */
+  @IsGoDuration()
+  CA_ROTATE_INTERVAL = '8760h0m0s';
+
+  /** How long before the CA expires a new one is made; both stay trusted in caBundle meanwhile. */
+  @IsGoDuration()
+  CA_OVERLAP_INTERVAL = '24h0m0s';
+
+  /** Validity of the serving certificate. */
+  @IsGoDuration()
+  CERT_ROTATE_INTERVAL = '4380h0m0s';
+
+  /** How long before the serving certificate expires a new one is served. */
+  @IsGoDuration()
+  CERT_OVERLAP_INTERVAL = '24h0m0s';
+
+  /**
+   * How long a new CA sits in caBundle before a certificate it signed is served, so every API server has the new
+   * bundle before it meets the new certificate (not an upstream knob).
+   */
+  @IsGoDuration()
+  CA_PROPAGATION_DELAY = '10s';
+
+  /**
+   * Name of the MutatingWebhookConfiguration whose caBundle is managed; the CA Secret is `<name>-ca`. Keep the
+   * upstream name in a cluster; tests running side by side use their own.
+   */
+  @Matches(DNS_SUBDOMAIN, { message: 'must be a DNS-1123 subdomain' })
+  WEBHOOK_CONFIGURATION_NAME = 'kubemacpool-mutator';
+
+  /** DNS names the serving certificate carries besides the kubemacpool-service names (comma-separated). */
+  @IsCommaList((item) => DNS_SUBDOMAIN.test(item), 'DNS names')
+  WEBHOOK_EXTRA_DNS_NAMES = '';
+
+  /** IP addresses the serving certificate carries (comma-separated), e.g. 127.0.0.1 for a url clientConfig. */
+  @IsCommaList((item) => isIP(item) !== 0, 'IP addresses')
+  WEBHOOK_EXTRA_IP_ADDRESSES = '';
+
+  /** Lowest TLS version the webhook server accepts (Go constant names, as upstream's --tls-min-version). */
+  @IsIn(TLS_VERSIONS, { message: `must be one of ${TLS_VERSIONS.join(', ')}` })
+  TLS_MIN_VERSION: TlsVersionName = 'VersionTLS12';
 
   /** Requested MACs another object holds: `Warn` admits with a warning, `Reject` denies. */
   @IsIn(DUPLICATE_POLICIES, { message: `must be one of ${DUPLICATE_POLICIES.join(', ')}` })

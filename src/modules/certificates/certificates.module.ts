@@ -1,5 +1,34 @@
 import { Module } from '@nestjs/common';
+import { makeCounterProvider, makeGaugeProvider } from '@willsoto/nestjs-prometheus';
+import { CertificateManager } from './certificate-manager.service';
+import { CertificateRepository } from './certificate.repository';
+import { CertificateWatcher } from './certificate-watcher.service';
+import {
+  CERTIFICATE_EXPIRY_METRIC,
+  CERTIFICATE_RELOAD_FAILURES_METRIC,
+  ServingCertificate,
+} from './serving-certificate.service';
 
-/** Webhook CA and serving certificate in Secrets, with renewal. Not built yet: issue 4. */
-@Module({})
+/**
+ * The webhook's own CA and serving certificate, stored in Secrets, injected into the webhook configuration's
+ * caBundle, renewed before expiry, and hot-swapped into the HTTPS server on every replica.
+ */
+@Module({
+  providers: [
+    CertificateRepository,
+    CertificateManager,
+    ServingCertificate,
+    CertificateWatcher,
+    makeGaugeProvider({
+      name: CERTIFICATE_EXPIRY_METRIC,
+      help: 'Expiry (Unix seconds) of the certificate this replica serves.',
+      labelNames: ['certificate'],
+    }),
+    makeCounterProvider({
+      name: CERTIFICATE_RELOAD_FAILURES_METRIC,
+      help: 'Serving certificates refused by this replica (unparsable, or key and certificate do not match).',
+    }),
+  ],
+  exports: [ServingCertificate, CertificateManager],
+})
 export class CertificatesModule {}

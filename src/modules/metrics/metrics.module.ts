@@ -1,16 +1,16 @@
 import { Module, type OnModuleDestroy } from '@nestjs/common';
-import { PrometheusModule, makeGaugeProvider } from '@willsoto/nestjs-prometheus';
+import { makeGaugeProvider } from '@willsoto/nestjs-prometheus';
 import { type Gauge, register } from 'prom-client';
 import { PoolModule } from '../pool/pool.module';
 import { PoolService } from '../pool/pool.service';
 import { POOL_ENTRIES_METRIC, POOL_SIZE_METRIC, POOL_USED_METRIC } from './metrics.constants';
 
 /**
- * Prometheus metrics at /metrics. Pool gauges are read from the pool at scrape time, so they cost nothing on the
- * admission path.
+ * Pool gauges, read from the pool at scrape time so they cost nothing on the admission path. They are served by
+ * MetricsHttpModule on METRICS_ADDR.
  */
 @Module({
-  imports: [PrometheusModule.register({ path: '/metrics', defaultMetrics: { enabled: true } }), PoolModule],
+  imports: [PoolModule],
   providers: [
     makeGaugeProvider({
       name: POOL_SIZE_METRIC,

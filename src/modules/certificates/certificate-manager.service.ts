@@ -1,0 +1,316 @@
+import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { Interval, SchedulerRegistry } from '@nestjs/schedule';
+import { type V1MutatingWebhookConfiguration, type V1Secret } from '@kubernetes/client-node';
+import { AppConfig } from '../../config/app-config';
+import { describeError, isConflict } from '../kube/kube-errors';
+import { CertificateRepository } from './certificate.repository';
+import {
+  CA_CERT_KEY,
+  CA_KEY_KEY,
+  caSecretName,
+  CLOCK_SKEW_MS,
+  MANAGED_ANNOTATION,
+  PUBLISHED_ANNOTATION,
+  SERVICE_NAME,
+  SERVING_SECRET_NAME,
+  TLS_CERT_KEY,
+  TLS_KEY_KEY,
+} from './certificates.constants';
+import { type ParsedCertificate, parseCertificates, toPem } from './certificate-material';
+import {
+  type KeyPairData,
+  assessCa,
+  decideCa,
+  decideServing,
+  earliestExpiry,
+  mergeBundle,
+  servingNames,
+  servingValidity,
+} from './certificate-policy';
+import { type CertifiedKey, generateRsaKeyPair, signCertificate } from './x509';
+
+/** A check every minute besides the deadline timer, so a paused process or a missed event is noticed (as cert-manager). */
+const SAFETY_CHECK_MS = 60_000;
+const DEADLINE_TIMER = 'certificate-deadline';
+const RETRY_MIN_MS = 200;
+const RETRY_MAX_MS = 30_000;
+
+function decode(value: string | undefined): string | undefined {
+  return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
+}
+
+function encode(value: string): string {
+  return Buffer.from(value, 'utf8').toString('base64');
+}
+
+function keyPairOf(secret: V1Secret | undefined, certKey: string, keyKey: string): KeyPairData | undefined {
+  if (secret?.data === undefined) return undefined;
+  return { certificatePem: decode(secret.data[certKey]), privateKeyPem: decode(secret.data[keyKey]) };
+}
+
+/**
+ * Keeps the webhook's CA, caBundle and serving certificate valid (SPEC.md §7, the cert-manager model): makes a CA
+ * and a serving certificate when missing or broken, injects the CA into every webhook's caBundle (newest first,
+ * the previous CA kept until it expires), and renews both before they expire. It runs on a timer set to the next
+ * deadline and on every change to the Secrets or the webhook configuration.
+ *
+ * Every write carries the resourceVersion it read: when another replica wrote first the write fails with 409 and
+ * the next pass starts from what that replica wrote, so concurrent managers converge instead of overwriting.
+ */
+@Injectable()
+export class CertificateManager implements OnModuleDestroy {
+  private readonly logger = new Logger(CertificateManager.name);
+  private running: Promise<void> | undefined;
+  private again = false;
+  private failures = 0;
+  private stopped = false;
+
+  constructor(
+    private readonly repository: CertificateRepository,
+    private readonly config: AppConfig,
+    private readonly scheduler: SchedulerRegistry,
+  ) {}
+
+  @Interval('certificate-check', SAFETY_CHECK_MS)
+  periodicCheck(): void {
+    void this.trigger();
+  }
+
+  /** Runs a reconcile pass now, or right after the one in progress. */
+  trigger(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (this.running !== undefined) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = this.loop().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  onModuleDestroy(): void {
+    this.stopped = true;
+    this.clearDeadline();
+  }
+
+  /** Replaces the deadline timer (kept in the SchedulerRegistry, so shutdown clears it). */
+  private scheduleDeadline(delay: number): void {
+    this.clearDeadline();
+    if (this.stopped) return;
+    this.scheduler.addTimeout(
+      DEADLINE_TIMER,
+      setTimeout(() => void this.trigger(), delay),
+    );
+  }
+
+  private clearDeadline(): void {
+    if (this.scheduler.doesExist('timeout', DEADLINE_TIMER)) this.scheduler.deleteTimeout(DEADLINE_TIMER);
+  }
+
+  private async loop(): Promise<void> {
+    do {
+      this.again = false;
+      let delay: number;
+      try {
+        const nextCheckAt = await this.reconcileUntilStable();
+        this.failures = 0;
+        delay = Math.min(Math.max(nextCheckAt - Date.now(), 0), SAFETY_CHECK_MS);
+      } catch (error) {
+        delay = Math.min(RETRY_MIN_MS * 2 ** this.failures++, RETRY_MAX_MS);
+        const conflict = isConflict(error);
+        const log = conflict ? this.logger.debug.bind(this.logger) : this.logger.error.bind(this.logger);
+        log(`certificate reconcile failed (${describeError(error)}); retrying in ${delay} ms`);
+      }
+      this.scheduleDeadline(delay);
+    } while (this.again && !this.stopped);
+  }
+
+  /** Passes until one writes nothing (a write changes what the next pass sees); returns the next deadline. */
+  private async reconcileUntilStable(): Promise<number> {
+    for (let pass = 0; pass < 5; pass++) {
+      const result = await this.reconcile(Date.now());
+      if (!result.wrote) return result.nextCheckAt;
+    }
+    return Date.now();
+  }
+
+  /** One pass: CA, then caBundle, then serving certificate. */
+  async reconcile(now: number): Promise<{ wrote: boolean; nextCheckAt: number }> {
+    const { namespace, certificates: settings, webhook } = this.config;
+    const names = servingNames(namespace, SERVICE_NAME, webhook.extraDnsNames, webhook.extraIpAddresses);
+    const caName = caSecretName(webhook.configurationName);
+    let caSecret = await this.repository.readSecret(namespace, caName);
+    const configuration = await this.repository.readWebhookConfiguration(webhook.configurationName);
+    const rawBundles = (configuration?.webhooks ?? []).map((w) => decode(w.clientConfig.caBundle) ?? '');
+    const bundles = rawBundles.map((raw) => parseCertificates(raw));
+    const hasWebhooks = bundles.length > 0;
+    let wrote = false;
+
+    // 1. The CA.
+    const published = caSecret?.metadata?.annotations?.[PUBLISHED_ANNOTATION] !== undefined;
+    const caDecision = decideCa(
+      assessCa(keyPairOf(caSecret, CA_CERT_KEY, CA_KEY_KEY), now),
+      published,
+      hasWebhooks ? bundles[0] : undefined,
+      settings,
+      now,
+    );
+    if (caDecision.rotate) {
+      this.logger.log(`creating a new webhook CA: ${caDecision.reason}`);
+      const issued = await this.createCa(now);
+      // A new CA is not published yet: drop the previous CA's publication time.
+      caSecret = await this.repository.writeSecret(
+        namespace,
+        this.secret(
+          caSecret,
+          caName,
+          'Opaque',
+          { [CA_CERT_KEY]: issued.certificatePem, [CA_KEY_KEY]: issued.privateKeyPem },
+          { [PUBLISHED_ANNOTATION]: undefined },
+        ),
+      );
+      wrote = true;
+    }
+    const caData = keyPairOf(caSecret, CA_CERT_KEY, CA_KEY_KEY)!;
+    const ca = parseCertificates(caData.certificatePem)[0];
+    const caKey: CertifiedKey = { certificatePem: ca.pem, privateKeyPem: caData.privateKeyPem! };
+
+    // 2. The caBundle of every webhook: the CA first, earlier CAs kept until they expire.
+    let publishedAt = this.publishedAt(caSecret);
+    if (configuration !== undefined && hasWebhooks) {
+      const merged = bundles.map((bundle) => mergeBundle(ca, bundle, now));
+      if (merged.some((bundle, i) => toPem(bundle) !== rawBundles[i])) {
+        await this.publish(configuration, merged);
+        wrote = true;
+        this.logger.log(
+          `caBundle of ${configuration.webhooks!.length} webhook(s) now trusts ${merged[0].length} CA(s)`,
+        );
+      }
+      if (publishedAt === undefined) {
+        publishedAt = now;
+        await this.repository.writeSecret(
+          namespace,
+          this.secret(
+            caSecret,
+            caName,
+            'Opaque',
+            { [CA_CERT_KEY]: caData.certificatePem!, [CA_KEY_KEY]: caData.privateKeyPem! },
+            {
+              [PUBLISHED_ANNOTATION]: new Date(now).toISOString(),
+            },
+          ),
+        );
+        wrote = true;
+      }
+    }
+
+    // 3. The serving certificate, once the CA that signs it has had time to reach every API server.
+    const servingSecret = await this.repository.readSecret(namespace, SERVING_SECRET_NAME);
+    const servingData = keyPairOf(servingSecret, TLS_CERT_KEY, TLS_KEY_KEY);
+    const decision = decideServing(servingData, ca, hasWebhooks ? publishedAt : 0, names, settings, now);
+    let servingDeadline = decision.nextCheckAt;
+    if (decision.issue) {
+      this.logger.log(`issuing a new serving certificate: ${decision.reason}`);
+      const leaf = await this.createServingCertificate(caKey, ca, names, now);
+      await this.repository.writeSecret(
+        namespace,
+        this.secret(servingSecret, SERVING_SECRET_NAME, 'kubernetes.io/tls', {
+          [TLS_CERT_KEY]: leaf.certificatePem,
+          [TLS_KEY_KEY]: leaf.privateKeyPem,
+        }),
+      );
+      wrote = true;
+      servingDeadline = now;
+    }
+
+    const nextCheckAt = Math.min(caDecision.rotateAt, servingDeadline, earliestExpiry(bundles) + 1);
+    return { wrote, nextCheckAt };
+  }
+
+  private publishedAt(caSecret: V1Secret | undefined): number | undefined {
+    const value = caSecret?.metadata?.annotations?.[PUBLISHED_ANNOTATION];
+    const time = value === undefined ? NaN : Date.parse(value);
+    return Number.isNaN(time) ? undefined : time;
+  }
+
+  private async publish(
+    configuration: V1MutatingWebhookConfiguration,
+    bundles: readonly ParsedCertificate[][],
+  ): Promise<void> {
+    const updated: V1MutatingWebhookConfiguration = {
+      ...configuration,
+      webhooks: configuration.webhooks!.map((webhook, i) => ({
+        ...webhook,
+        clientConfig: { ...webhook.clientConfig, caBundle: encode(toPem(bundles[i])) },
+      })),
+    };
+    await this.repository.replaceWebhookConfiguration(updated);
+  }
+
+  private async createCa(now: number): Promise<CertifiedKey> {
+    const key = await generateRsaKeyPair();
+    const certificatePem = signCertificate(
+      {
+        // Upstream's CA common name is the webhook configuration's name.
+        commonName: this.config.webhook.configurationName,
+        isCa: true,
+        notBefore: new Date(now - CLOCK_SKEW_MS),
+        notAfter: new Date(now + this.config.certificates.caRotateMs),
+      },
+      key,
+    );
+    return { certificatePem, privateKeyPem: key.privateKeyPem };
+  }
+
+  private async createServingCertificate(
+    issuer: CertifiedKey,
+    ca: ParsedCertificate,
+    names: { dnsNames: string[]; ipAddresses: string[] },
+    now: number,
+  ): Promise<CertifiedKey> {
+    const key = await generateRsaKeyPair();
+    const validity = servingValidity(ca, this.config.certificates, now, CLOCK_SKEW_MS);
+    const certificatePem = signCertificate(
+      {
+        commonName: `${SERVICE_NAME}.${this.config.namespace}.pod.cluster.local`,
+        dnsNames: names.dnsNames,
+        ipAddresses: names.ipAddresses,
+        usages: ['serverAuth'],
+        ...validity,
+      },
+      key,
+      issuer,
+    );
+    return { certificatePem, privateKeyPem: key.privateKeyPem };
+  }
+
+  /**
+   * The Secret to write: the read copy (keeping its resourceVersion, labels and annotations) with new data and
+   * annotation changes (undefined removes one), or a new Secret.
+   */
+  private secret(
+    current: V1Secret | undefined,
+    name: string,
+    type: string,
+    data: Record<string, string>,
+    annotations: Record<string, string | undefined> = {},
+  ): V1Secret {
+    const merged: Record<string, string> = { ...current?.metadata?.annotations, [MANAGED_ANNOTATION]: '' };
+    for (const [key, value] of Object.entries(annotations)) {
+      if (value === undefined) delete merged[key];
+      else merged[key] = value;
+    }
+    return {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type,
+      metadata: {
+        name,
+        namespace: this.config.namespace,
+        resourceVersion: current?.metadata?.resourceVersion,
+        labels: current?.metadata?.labels,
+        annotations: merged,
+      },
+      data: Object.fromEntries(Object.entries(data).map(([key, value]) => [key, encode(value)])),
+    };
+  }
+}

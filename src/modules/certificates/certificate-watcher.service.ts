@@ -1,0 +1,59 @@
+import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { type V1MutatingWebhookConfiguration, type V1Secret } from '@kubernetes/client-node';
+import { AppConfig } from '../../config/app-config';
+import { describeError } from '../kube/kube-errors';
+import { type ResourceWatch } from '../kube/resource-watch';
+import { CertificateManager } from './certificate-manager.service';
+import { CertificateRepository } from './certificate.repository';
+import { SERVING_SECRET_NAME, caSecretName } from './certificates.constants';
+import { ServingCertificate } from './serving-certificate.service';
+
+/**
+ * Feeds changes to the manager and the server: any change of our Secrets or of the webhook configuration starts a
+ * reconcile pass (someone deleted a Secret or emptied a caBundle: heal at once, not at the next deadline), and the
+ * serving Secret's content is loaded into this replica's HTTPS server.
+ */
+@Injectable()
+export class CertificateWatcher implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(CertificateWatcher.name);
+  private readonly watches: ResourceWatch<V1Secret | V1MutatingWebhookConfiguration>[] = [];
+
+  constructor(
+    private readonly repository: CertificateRepository,
+    private readonly manager: CertificateManager,
+    private readonly serving: ServingCertificate,
+    private readonly config: AppConfig,
+  ) {}
+
+  /** Starts the watches without waiting for them: the replica stays not ready until the certificate is loaded. */
+  onApplicationBootstrap(): void {
+    const onError = (error: unknown) =>
+      this.logger.warn(`watch interrupted, resuming: ${describeError(error)}`);
+    const secrets = this.repository.watchSecrets(this.config.namespace, {
+      onSync: (items) => {
+        this.serving.apply(items.find((s) => s.metadata?.name === SERVING_SECRET_NAME));
+        void this.manager.trigger();
+      },
+      onEvent: (type, secret) => {
+        const name = secret.metadata?.name;
+        if (name !== caSecretName(this.config.webhook.configurationName) && name !== SERVING_SECRET_NAME)
+          return;
+        if (name === SERVING_SECRET_NAME && type !== 'DELETED') this.serving.apply(secret);
+        void this.manager.trigger();
+      },
+      onError,
+    });
+    const configuration = this.repository.watchWebhookConfiguration(this.config.webhook.configurationName, {
+      onSync: () => void this.manager.trigger(),
+      onEvent: () => void this.manager.trigger(),
+      onError,
+    });
+    this.watches.push(secrets, configuration);
+    void secrets.start();
+    void configuration.start();
+  }
+
+  onModuleDestroy(): void {
+    for (const watch of this.watches) watch.stop();
+  }
+}

@@ -1,0 +1,87 @@
+import { Injectable } from '@nestjs/common';
+import {
+  AdmissionregistrationV1Api,
+  CoreV1Api,
+  KubeConfig,
+  type V1MutatingWebhookConfiguration,
+  type V1Secret,
+} from '@kubernetes/client-node';
+import { isNotFound } from '../kube/kube-errors';
+import { type ListResult, ResourceWatch, type ResourceWatchOptions } from '../kube/resource-watch';
+
+/**
+ * The Kubernetes I/O of the certificates module: the two Secrets in the manager's namespace and the webhook
+ * configuration. Writes carry the resourceVersion that was read, so a concurrent writer makes them fail with 409
+ * instead of being overwritten.
+ */
+@Injectable()
+export class CertificateRepository {
+  private readonly core: CoreV1Api;
+  private readonly admission: AdmissionregistrationV1Api;
+
+  constructor(private readonly kubeConfig: KubeConfig) {
+    this.core = kubeConfig.makeApiClient(CoreV1Api);
+    this.admission = kubeConfig.makeApiClient(AdmissionregistrationV1Api);
+  }
+
+  async readSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
+    try {
+      return await this.core.readNamespacedSecret({ namespace, name });
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** Creates the Secret, or replaces it when `body` carries the resourceVersion of the copy that was read. */
+  async writeSecret(namespace: string, body: V1Secret): Promise<V1Secret> {
+    if (body.metadata?.resourceVersion === undefined) {
+      return this.core.createNamespacedSecret({ namespace, body });
+    }
+    return this.core.replaceNamespacedSecret({ namespace, name: body.metadata.name!, body });
+  }
+
+  async readWebhookConfiguration(name: string): Promise<V1MutatingWebhookConfiguration | undefined> {
+    try {
+      return await this.admission.readMutatingWebhookConfiguration({ name });
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  replaceWebhookConfiguration(body: V1MutatingWebhookConfiguration): Promise<V1MutatingWebhookConfiguration> {
+    return this.admission.replaceMutatingWebhookConfiguration({ name: body.metadata!.name!, body });
+  }
+
+  /** Watches the Secrets of the namespace (the manager's own: a Role, not a ClusterRole, can grant it). */
+  watchSecrets(
+    namespace: string,
+    handlers: Pick<ResourceWatchOptions<V1Secret>, 'onSync' | 'onEvent' | 'onError'>,
+  ): ResourceWatch<V1Secret> {
+    return new ResourceWatch<V1Secret>(this.kubeConfig, {
+      path: `/api/v1/namespaces/${namespace}/secrets`,
+      list: async (): Promise<ListResult<V1Secret>> => {
+        const list = await this.core.listNamespacedSecret({ namespace });
+        return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
+      },
+      ...handlers,
+    });
+  }
+
+  watchWebhookConfiguration(
+    name: string,
+    handlers: Pick<ResourceWatchOptions<V1MutatingWebhookConfiguration>, 'onSync' | 'onEvent' | 'onError'>,
+  ): ResourceWatch<V1MutatingWebhookConfiguration> {
+    const fieldSelector = `metadata.name=${name}`;
+    return new ResourceWatch<V1MutatingWebhookConfiguration>(this.kubeConfig, {
+      path: '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations',
+      query: { fieldSelector },
+      list: async () => {
+        const list = await this.admission.listMutatingWebhookConfiguration({ fieldSelector });
+        return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
+      },
+      ...handlers,
+    });
+  }
+}

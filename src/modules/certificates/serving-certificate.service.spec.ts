@@ -1,0 +1,113 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { X509Certificate } from 'node:crypto';
+import { Agent, request } from 'node:https';
+import { type AddressInfo } from 'node:net';
+import { type Server as TlsServer, connect } from 'node:tls';
+import { Counter, Gauge } from 'prom-client';
+import { ReadinessService } from '../health/readiness.service';
+import { ServingCertificate } from './serving-certificate.service';
+import { type CertifiedKey, generateRsaKeyPair, signCertificate } from './x509';
+
+async function selfSigned(commonName: string): Promise<CertifiedKey> {
+  const key = await generateRsaKeyPair();
+  const now = Date.now();
+  const certificatePem = signCertificate(
+    { commonName, notBefore: new Date(now - 60_000), notAfter: new Date(now + 3_600_000) },
+    key,
+  );
+  return { certificatePem, privateKeyPem: key.privateKeyPem };
+}
+
+function secret(pair: CertifiedKey) {
+  return {
+    data: {
+      'tls.crt': Buffer.from(pair.certificatePem).toString('base64'),
+      'tls.key': Buffer.from(pair.privateKeyPem).toString('base64'),
+    },
+  };
+}
+
+/** The subject CN the server presents on a fresh handshake. */
+function presentedName(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
+      const raw = socket.getPeerX509Certificate() as X509Certificate;
+      socket.destroy();
+      resolve(raw.subject);
+    });
+    socket.on('error', reject);
+  });
+}
+
+describe('ServingCertificate', () => {
+  let fastify: FastifyInstance;
+  let port: number;
+  let serving: ServingCertificate;
+  let readiness: ReadinessService;
+  const failures = new Counter({ name: 'test_reload_failures', help: 'h', registers: [] });
+  const expiry = new Gauge({ name: 'test_expiry', help: 'h', labelNames: ['certificate'], registers: [] });
+  let a: CertifiedKey;
+  let b: CertifiedKey;
+
+  beforeAll(async () => {
+    const placeholder = await selfSigned('placeholder');
+    [a, b] = await Promise.all([selfSigned('cert-a'), selfSigned('cert-b')]);
+    fastify = Fastify({ https: { key: placeholder.privateKeyPem, cert: placeholder.certificatePem } });
+    fastify.get('/', async () => 'ok');
+    readiness = new ReadinessService();
+    serving = new ServingCertificate(readiness, expiry, failures);
+    serving.attach(fastify.server as unknown as TlsServer, fastify);
+    await fastify.listen({ port: 0, host: '127.0.0.1' });
+    port = (fastify.server.address() as AddressInfo).port;
+  });
+
+  afterAll(() => fastify.close());
+
+  it('is not ready until a certificate was loaded', () => {
+    expect(readiness.problems()).toEqual(['serving certificate: not loaded from its Secret yet']);
+    expect(serving.apply(undefined)).toBe(false);
+  });
+
+  it('swaps certificates into the running server without a restart', async () => {
+    expect(await presentedName(port)).toBe('CN=placeholder');
+    expect(serving.apply(secret(a))).toBe(true);
+    expect(await presentedName(port)).toBe('CN=cert-a');
+    expect(readiness.problems()).toEqual([]);
+    expect(serving.fingerprint).toBe(new X509Certificate(a.certificatePem).fingerprint256);
+    expect(serving.apply(secret(b))).toBe(true);
+    expect(await presentedName(port)).toBe('CN=cert-b');
+  });
+
+  it('keeps the current certificate, logs and counts when key and certificate do not match', async () => {
+    const before = (await failures.get()).values[0]?.value ?? 0;
+    expect(serving.apply(secret({ certificatePem: a.certificatePem, privateKeyPem: b.privateKeyPem }))).toBe(
+      false,
+    );
+    expect(serving.apply({ data: { 'tls.crt': Buffer.from('junk').toString('base64') } })).toBe(false);
+    expect((await failures.get()).values[0]?.value).toBe(before + 2);
+    expect(await presentedName(port)).toBe('CN=cert-b');
+  });
+
+  it('asks keep-alive connections from before a swap to reconnect, and only those', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false });
+    const get = () =>
+      new Promise<{ connection?: string; socket: unknown }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve({ connection: res.headers.connection, socket: req.socket }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const first = await get();
+    expect(first.connection).toBe('keep-alive');
+    expect(serving.apply(secret(a))).toBe(true);
+    const second = await get();
+    expect(second.socket).toBe(first.socket);
+    expect(second.connection).toBe('close');
+    const third = await get();
+    expect(third.socket).not.toBe(first.socket);
+    expect(third.connection).toBe('keep-alive');
+    agent.destroy();
+  });
+});
