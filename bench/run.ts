@@ -1,12 +1,13 @@
 import { type BenchResult, type BenchSuite } from './harness';
 import { certificatesSuite } from './certificates.bench';
 import { poolSuite } from './pool.bench';
+import { webhookSuite } from './webhook.bench';
 
 /**
  * `npm run bench` prints a table; `npm run bench -- --json` prints one JSON object per line,
  * `{"bench":"<suite>/<case>","value":<number>,"unit":"<unit>"}`. `--suite NAME` runs one suite.
  */
-const suites: BenchSuite[] = [poolSuite, certificatesSuite];
+const suites: BenchSuite[] = [poolSuite, certificatesSuite, webhookSuite];
 
 async function main(argv: string[]): Promise<void> {
   const json = argv.includes('--json');

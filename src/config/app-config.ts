@@ -58,6 +58,8 @@ export class AppConfig {
     readonly metrics: ListenAddress,
     readonly logLevel: LogLevelName,
     readonly duplicatePolicy: DuplicatePolicy,
+    /** How long an admitted MAC may stay pending (WAIT_TIME). */
+    readonly pendingTimeoutMs: number,
   ) {}
 
   /**
@@ -103,6 +105,7 @@ export class AppConfig {
       parseListenAddress(vars.METRICS_ADDR),
       vars.LOG_LEVEL,
       vars.DUPLICATE_POLICY,
+      vars.WAIT_TIME * 1000,
     );
   }
 

@@ -153,6 +153,15 @@ export class EnvironmentVariables {
   @IsIn(TLS_VERSIONS, { message: `must be one of ${TLS_VERSIONS.join(', ')}` })
   TLS_MIN_VERSION: TlsVersionName = 'VersionTLS12';
 
+  /**
+   * Seconds an admitted MAC stays pending before it is checked against the API and released if no persisted object
+   * holds it (upstream's --wait-time; its manifests use 300).
+   */
+  @Type(() => Number)
+  @IsInt({ message: 'must be a whole number of seconds' })
+  @Min(1, { message: 'must be at least 1 second' })
+  WAIT_TIME = 600;
+
   /** Requested MACs another object holds: `Warn` admits with a warning, `Reject` denies. */
   @IsIn(DUPLICATE_POLICIES, { message: `must be one of ${DUPLICATE_POLICIES.join(', ')}` })
   DUPLICATE_POLICY: DuplicatePolicy = 'Warn';

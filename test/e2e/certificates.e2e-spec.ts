@@ -9,6 +9,7 @@ import { request as httpsRequest } from 'node:https';
 import { type AddressInfo } from 'node:net';
 import { connect } from 'node:tls';
 import { adminKubeConfig, createTestNamespace } from '../support/cluster';
+import { sleep, waitUntil } from '../support/webhook';
 import {
   SERVED_BY_ANNOTATION,
   TEST_ALLOW_PATH,
@@ -20,27 +21,6 @@ import {
 const kc = adminKubeConfig();
 const core = kc.makeApiClient(CoreV1Api);
 const admission = kc.makeApiClient(AdmissionregistrationV1Api);
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitUntil<T>(
-  what: string,
-  read: () => Promise<T | undefined>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await read();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await sleep(100);
-  }
-  throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`);
-}
 
 function firstCertificate(pem: string | undefined): X509Certificate | undefined {
   const block = pem?.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/)?.[0];

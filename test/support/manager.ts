@@ -35,7 +35,8 @@ export async function startTestManager(
   );
   if (manager === undefined) throw new Error('the manager refused its configuration');
   const port = (manager.app.getHttpServer().address() as AddressInfo).port;
-  return { ...manager, port };
+  let closing: Promise<void> | undefined;
+  return { ...manager, port, close: () => (closing ??= manager.close()) };
 }
 
 /**

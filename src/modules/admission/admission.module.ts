@@ -1,5 +1,14 @@
 import { Module } from '@nestjs/common';
+import { KubevirtModule } from '../kubevirt/kubevirt.module';
+import { PodsModule } from '../pods/pods.module';
+import { AdmissionRoutes } from './admission.controller';
+import { AdmissionService } from './admission.service';
+import { NamespaceScope } from './namespace-scope.service';
 
-/** AdmissionReview endpoints (/mutate-pods, /mutate-virtualmachines). Not built yet: issue 5. */
-@Module({})
+/** The webhook HTTP surface: /mutate-pods and /mutate-virtualmachines (AdmissionReview v1 and v1beta1). */
+@Module({
+  imports: [PodsModule, KubevirtModule],
+  providers: [AdmissionService, AdmissionRoutes, NamespaceScope],
+  exports: [NamespaceScope],
+})
 export class AdmissionModule {}

@@ -115,6 +115,7 @@ export class CertificateManager implements OnModuleDestroy {
         this.failures = 0;
         delay = Math.min(Math.max(nextCheckAt - Date.now(), 0), SAFETY_CHECK_MS);
       } catch (error) {
+        if (this.stopped) return;
         delay = Math.min(RETRY_MIN_MS * 2 ** this.failures++, RETRY_MAX_MS);
         const conflict = isConflict(error);
         const log = conflict ? this.logger.debug.bind(this.logger) : this.logger.error.bind(this.logger);

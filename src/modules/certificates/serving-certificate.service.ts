@@ -52,9 +52,10 @@ export class ServingCertificate {
     server.on('secureConnection', (socket: TaggedSocket) => {
       socket[GENERATION] = this.generation;
     });
-    fastify.addHook('onSend', async (request, reply) => {
+    fastify.addHook('onSend', (request, reply, payload, done) => {
       const socket = request.raw.socket as TaggedSocket;
       if ((socket[GENERATION] ?? this.generation) < this.generation) reply.header('connection', 'close');
+      done(null, payload);
     });
   }
 

@@ -1,5 +1,12 @@
 import { Module } from '@nestjs/common';
+import { PoolModule } from '../pool/pool.module';
+import { VirtualMachineAdmission } from './virtual-machine-admission.service';
+import { VirtualMachineRepository } from './virtual-machine.repository';
 
-/** VirtualMachine interface rules and mutation. Not built yet: issue 5. */
-@Module({})
+/** KubeVirt VirtualMachines: which interfaces get a MAC, create and update semantics. */
+@Module({
+  imports: [PoolModule],
+  providers: [VirtualMachineAdmission, VirtualMachineRepository],
+  exports: [VirtualMachineAdmission, VirtualMachineRepository],
+})
 export class KubevirtModule {}

@@ -1,5 +1,12 @@
 import { Module } from '@nestjs/common';
+import { KubevirtModule } from '../kubevirt/kubevirt.module';
+import { PoolModule } from '../pool/pool.module';
+import { PodAdmission } from './pod-admission.service';
 
-/** Multus networks annotation parsing and Pod mutation. Not built yet: issue 5. */
-@Module({})
+/** Pods with Multus secondary networks: annotation parsing and the Pod mutation. */
+@Module({
+  imports: [PoolModule, KubevirtModule],
+  providers: [PodAdmission],
+  exports: [PodAdmission],
+})
 export class PodsModule {}

@@ -64,7 +64,7 @@ describe('MacPool', () => {
 
   it('skips requested MACs held inside the range', () => {
     const pool = new MacPool(range('02:00:00:00:00:00', '02:00:00:00:00:03'), atOffset(0));
-    expect(pool.hold('vm/ns/x', 'eth0', mac('02:00:00:00:00:00'))).toEqual([]);
+    expect(pool.hold('vm/ns/x', 'eth0', mac('02:00:00:00:00:00')).others).toEqual([]);
     expect(pool.allocate('vm/ns/y', 'eth0').toString()).toBe('02:00:00:00:00:01');
   });
 
@@ -78,9 +78,12 @@ describe('MacPool', () => {
   it('reports other holders of a requested MAC and keeps both', () => {
     const pool = new MacPool(range('02:00:00:00:00:00', '02:00:00:00:00:ff'), atOffset(0));
     const taken = pool.allocate('vm/ns/a', 'eth0');
-    const others = pool.hold('pod/ns/b', 'net1', taken);
-    expect(others.map((e) => e.owner)).toEqual(['vm/ns/a']);
-    expect(pool.hold('pod/ns/b', 'net1', taken)).toHaveLength(1);
+    const first = pool.hold('pod/ns/b', 'net1', taken);
+    expect(first.others.map((e) => e.owner)).toEqual(['vm/ns/a']);
+    expect(first.created).toBe(true);
+    const again = pool.hold('pod/ns/b', 'net1', taken);
+    expect(again).toMatchObject({ created: false, entry: first.entry });
+    expect(again.others).toHaveLength(1);
     expect(pool.stats().shared).toBe(1);
   });
 
@@ -103,6 +106,14 @@ describe('MacPool', () => {
     expect(pool.releaseMac('vm/ns/a', a)).toHaveLength(1);
     expect(pool.entriesOf('vm/ns/a').map((e) => e.mac)).toEqual([b.value]);
     expect(pool.stats().used).toBe(1);
+  });
+
+  it('keeps a committed entry committed when the owner holds the same MAC again', () => {
+    const pool = new MacPool(range('02:00:00:00:00:00', '02:00:00:00:00:ff'), atOffset(0));
+    const held = pool.allocate('vm/ns/a', 'eth0');
+    pool.commit('vm/ns/a', held);
+    expect(pool.hold('vm/ns/a', 'eth0', held, { deadline: 5 }).entry.state).toBe('committed');
+    expect(pool.stats()).toMatchObject({ pending: 0, committed: 1 });
   });
 
   it('commits pending entries and lists expired ones', () => {

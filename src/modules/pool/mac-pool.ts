@@ -21,6 +21,14 @@ export interface PoolStats {
   shared: number;
 }
 
+export interface HoldResult {
+  entry: PoolEntry;
+  /** False when the owner already held this MAC under this key. */
+  created: boolean;
+  /** Entries of other owners holding the same MAC. */
+  others: readonly PoolEntry[];
+}
+
 export interface HoldOptions {
   state?: EntryState;
   /** Epoch milliseconds after which a pending entry is re-checked; ignored for committed entries. */
@@ -57,11 +65,20 @@ export class MacPool {
 
   /** Takes the next free MAC at or after the cursor, wrapping once, and records it for `owner`/`key`. */
   allocate(owner: string, key: string, options: HoldOptions = {}): MacAddress {
+    return MacAddress.fromValue(this.allocateEntry(owner, key, options).mac);
+  }
+
+  /** allocate(), returning the entry recorded. */
+  allocateEntry(owner: string, key: string, options: HoldOptions = {}): PoolEntry {
     const offset = this.allocator.take();
     if (offset < 0) throw this.exhausted();
-    const mac = this.currentRange.valueAt(offset);
-    this.index.upsert(owner, key, mac, options.state ?? 'pending', options.deadline ?? 0);
-    return MacAddress.fromValue(mac);
+    return this.index.upsert(
+      owner,
+      key,
+      this.currentRange.valueAt(offset),
+      options.state ?? 'pending',
+      options.deadline ?? 0,
+    );
   }
 
   /**
@@ -76,13 +93,22 @@ export class MacPool {
 
   /**
    * Records a MAC the user asked for, in or out of the range. Returns the entries of *other* owners that already
-   * held it, so the caller can apply the duplicate policy; the MAC is recorded either way.
+   * held it, so the caller can apply the duplicate policy; the MAC is recorded either way. Holding a MAC the owner
+   * already holds under the same key changes nothing (an UPDATE that keeps a committed MAC keeps it committed).
    */
-  hold(owner: string, key: string, mac: MacAddress, options: HoldOptions = {}): readonly PoolEntry[] {
-    const others = this.index.holders(mac.value).filter((e) => e.owner !== owner);
-    this.index.upsert(owner, key, mac.value, options.state ?? 'pending', options.deadline ?? 0);
+  hold(owner: string, key: string, mac: MacAddress, options: HoldOptions = {}): HoldResult {
+    const holders = this.index.holders(mac.value);
+    const others = holders.filter((e) => e.owner !== owner);
+    const existing = holders.find((e) => e.owner === owner && e.key === key);
+    if (existing !== undefined) return { entry: existing, created: false, others };
+    const entry = this.index.upsert(owner, key, mac.value, options.state ?? 'pending', options.deadline ?? 0);
     if (this.currentRange.contains(mac.value)) this.allocator.mark(this.currentRange.offsetOf(mac.value));
-    return others;
+    return { entry, created: true, others };
+  }
+
+  /** Removes one entry (see PoolTransaction.rollback); the MAC is free again when it was the last holder. */
+  releaseEntry(entry: PoolEntry): void {
+    this.removeEntry(entry);
   }
 
   /** Marks `owner`'s entries for `mac` as seen persisted; returns false when the owner holds no such entry. */
@@ -108,6 +134,10 @@ export class MacPool {
     const entries = this.index.holders(mac.value).filter((e) => e.owner === owner);
     for (const entry of entries) this.removeEntry(entry);
     return entries;
+  }
+
+  macOf(entry: PoolEntry): MacAddress {
+    return MacAddress.fromValue(entry.mac);
   }
 
   holders(mac: MacAddress): readonly PoolEntry[] {

@@ -1,0 +1,22 @@
+/** Why an admission request is denied; the code becomes the AdmissionReview's `status.code`. */
+export enum AdmissionExceptionCode {
+  /** The request or the object is malformed (an invalid MAC, a broken annotation, a bad review). */
+  BAD_REQUEST = 400,
+  /** A requested MAC is held by another object and the duplicate policy is Reject. */
+  DUPLICATE_MAC = 409,
+  /** The object is too large or has too many interfaces. */
+  TOO_LARGE = 413,
+  /** The pool cannot serve the request (the range is full) or something failed on our side. */
+  INTERNAL = 500,
+}
+
+/** A denial with a message that names the object and the value; never a stack. */
+export class AdmissionException extends Error {
+  constructor(
+    readonly code: AdmissionExceptionCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AdmissionException';
+  }
+}

@@ -1,0 +1,76 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { AppConfig } from '../../config/app-config';
+import { VirtualMachineAdmission } from '../kubevirt/virtual-machine-admission.service';
+import { PodAdmission } from '../pods/pod-admission.service';
+import {
+  type AdmissionReviewResponse,
+  allowed,
+  decodeRequest,
+  denied,
+  reviewEnvelope,
+} from './admission-review';
+import { AdmissionException, AdmissionExceptionCode } from './admission.exception';
+import { type Mutator } from './mutation';
+
+export type WebhookTarget = 'pods' | 'virtualmachines';
+
+const EXPECTED_KIND: Record<WebhookTarget, { group: string; kind: string }> = {
+  pods: { group: '', kind: 'Pod' },
+  virtualmachines: { group: 'kubevirt.io', kind: 'VirtualMachine' },
+};
+
+/**
+ * Answers AdmissionReviews: decodes, checks the kind matches the webhook, runs the mutator and wraps its decision.
+ * Every failure becomes a denial with a code and a message naming the object and the value — never an exception
+ * out of here, never a stack in the answer. Only a body that is not an AdmissionReview at all (nothing to answer)
+ * escapes, as NotAnAdmissionReview, for the controller to turn into HTTP 400.
+ */
+@Injectable()
+export class AdmissionService {
+  private readonly logger = new Logger(AdmissionService.name);
+  private readonly mutators: Record<WebhookTarget, Mutator>;
+
+  /** Request logs are debug level; building their text on every request would cost even when it is not printed. */
+  private readonly debug: boolean;
+
+  constructor(pods: PodAdmission, virtualMachines: VirtualMachineAdmission, config: AppConfig) {
+    this.mutators = { pods, virtualmachines: virtualMachines };
+    this.debug = config.logLevel === 'debug' || config.logLevel === 'verbose';
+  }
+
+  async review(target: WebhookTarget, body: unknown): Promise<AdmissionReviewResponse> {
+    const { apiVersion, uid, request: raw } = reviewEnvelope(body);
+    try {
+      const request = decodeRequest(uid, raw);
+      const expected = EXPECTED_KIND[target];
+      if (request.kind.kind !== expected.kind || request.kind.group !== expected.group) {
+        throw new AdmissionException(
+          AdmissionExceptionCode.BAD_REQUEST,
+          `the ${target} webhook got a ${request.kind.group || 'core'}/${request.kind.version} ${request.kind.kind}`,
+        );
+      }
+      const mutation = await this.mutators[target].mutate(request);
+      if (this.debug) {
+        this.logger.debug(
+          `uid=${uid} kind=${request.kind.kind} object=${request.namespace}/${request.name} op=${request.operation}` +
+            ` dryRun=${request.dryRun} allowed=true macs=${mutation.macs.join(',')}`,
+        );
+      }
+      return allowed(apiVersion, uid, mutation.patch, mutation.warnings);
+    } catch (error) {
+      if (error instanceof AdmissionException) {
+        if (this.debug) this.logger.debug(`uid=${uid} denied (${error.code}): ${error.message}`);
+        return denied(apiVersion, uid, error.code, error.message);
+      }
+      this.logger.error(
+        `uid=${uid} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+      );
+      return denied(
+        apiVersion,
+        uid,
+        AdmissionExceptionCode.INTERNAL,
+        `internal error while admitting request ${uid}`,
+      );
+    }
+  }
+}

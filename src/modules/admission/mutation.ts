@@ -1,0 +1,26 @@
+import { type AdmissionRequest } from './admission-review';
+import { type JsonPatchAdd } from './json-patch';
+
+/** What a mutator decided for one request. An empty patch admits the object unchanged. */
+export interface Mutation {
+  patch: JsonPatchAdd[];
+  warnings: string[];
+  /** MACs this request assigned or recorded, for the request log. */
+  macs: string[];
+}
+
+export const NO_MUTATION: Mutation = Object.freeze({ patch: [], warnings: [], macs: [] }) as Mutation;
+
+/** Decides the mutation of one kind of object. Throws AdmissionException to deny. */
+export interface Mutator {
+  mutate(request: AdmissionRequest): Mutation | Promise<Mutation>;
+}
+
+/** `<kind>/<namespace>/<name>`; an object still without a name (generateName) is keyed by its admission uid. */
+export function ownerKey(kind: 'pod' | 'vm', namespace: string, name: string, uid: string): string {
+  return `${kind}/${namespace}/${name === '' ? `~${uid}` : name}`;
+}
+
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

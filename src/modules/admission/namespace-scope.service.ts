@@ -1,0 +1,116 @@
+import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import {
+  AdmissionregistrationV1Api,
+  CoreV1Api,
+  KubeConfig,
+  type V1MutatingWebhookConfiguration,
+  type V1Namespace,
+} from '@kubernetes/client-node';
+import { AppConfig } from '../../config/app-config';
+import { describeError } from '../kube/kube-errors';
+import { ResourceWatch } from '../kube/resource-watch';
+import { OptModeError, isNamespaceManaged, optModeOf } from './opt-mode';
+import { type OptMode, POD_WEBHOOK_NAME, VM_WEBHOOK_NAME } from './webhook-configuration';
+
+export type ManagedKind = 'pods' | 'virtualmachines';
+
+const WEBHOOK_OF: Record<ManagedKind, string> = { pods: POD_WEBHOOK_NAME, virtualmachines: VM_WEBHOOK_NAME };
+
+/**
+ * Which namespaces the manager manages, per kind: read from the webhook configuration's selectors (the same ones
+ * the API server applies, so both always agree) and the namespaces' labels, both kept current by watches. The
+ * admission path never needs it (the API server only calls for managed namespaces); the life-cycle controllers
+ * and the start-up rebuild do, and it answers from memory.
+ */
+@Injectable()
+export class NamespaceScope implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(NamespaceScope.name);
+  private configuration: V1MutatingWebhookConfiguration | undefined;
+  private readonly namespaceLabels = new Map<string, Record<string, string>>();
+  private readonly watches: ResourceWatch<V1Namespace | V1MutatingWebhookConfiguration>[] = [];
+  private loggedModes = '';
+
+  constructor(
+    private readonly kubeConfig: KubeConfig,
+    private readonly config: AppConfig,
+  ) {}
+
+  /** The mode of a kind's webhook, or undefined when the configuration is missing or encodes none. */
+  mode(kind: ManagedKind): OptMode | undefined {
+    if (this.configuration === undefined) return undefined;
+    try {
+      return optModeOf(this.configuration, WEBHOOK_OF[kind]);
+    } catch (error) {
+      if (error instanceof OptModeError) return undefined;
+      throw error;
+    }
+  }
+
+  /** Whether objects of `kind` in `namespace` are managed; false while the configuration or namespace is unknown. */
+  isManaged(kind: ManagedKind, namespace: string): boolean {
+    const labels = this.namespaceLabels.get(namespace);
+    if (this.configuration === undefined || labels === undefined || this.mode(kind) === undefined)
+      return false;
+    return isNamespaceManaged(this.configuration, WEBHOOK_OF[kind], labels);
+  }
+
+  onApplicationBootstrap(): void {
+    const core = this.kubeConfig.makeApiClient(CoreV1Api);
+    const admission = this.kubeConfig.makeApiClient(AdmissionregistrationV1Api);
+    const onError = (error: unknown) =>
+      this.logger.warn(`watch interrupted, resuming: ${describeError(error)}`);
+    const fieldSelector = `metadata.name=${this.config.webhook.configurationName}`;
+    const namespaces = new ResourceWatch<V1Namespace>(this.kubeConfig, {
+      path: '/api/v1/namespaces',
+      list: async () => {
+        const list = await core.listNamespace();
+        return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
+      },
+      onSync: (items) => {
+        this.namespaceLabels.clear();
+        for (const namespace of items) this.remember('ADDED', namespace);
+      },
+      onEvent: (type, namespace) => this.remember(type, namespace),
+      onError,
+    });
+    const configurations = new ResourceWatch<V1MutatingWebhookConfiguration>(this.kubeConfig, {
+      path: '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations',
+      query: { fieldSelector },
+      list: async () => {
+        const list = await admission.listMutatingWebhookConfiguration({ fieldSelector });
+        return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
+      },
+      onSync: (items) => this.useConfiguration(items[0]),
+      onEvent: (type, item) => this.useConfiguration(type === 'DELETED' ? undefined : item),
+      onError,
+    });
+    this.watches.push(namespaces, configurations);
+    void namespaces.start();
+    void configurations.start();
+  }
+
+  onModuleDestroy(): void {
+    for (const watch of this.watches) watch.stop();
+  }
+
+  private remember(type: string, namespace: V1Namespace): void {
+    const name = namespace.metadata?.name;
+    if (name === undefined) return;
+    if (type === 'DELETED') this.namespaceLabels.delete(name);
+    else this.namespaceLabels.set(name, namespace.metadata?.labels ?? {});
+  }
+
+  private useConfiguration(configuration: V1MutatingWebhookConfiguration | undefined): void {
+    this.configuration = configuration;
+    const modes = `pods: ${this.mode('pods') ?? 'none'}, virtual machines: ${this.mode('virtualmachines') ?? 'none'}`;
+    if (modes === this.loggedModes) return;
+    this.loggedModes = modes;
+    if (configuration === undefined) {
+      this.logger.warn(
+        `webhook configuration ${this.config.webhook.configurationName} not found: no namespace is managed`,
+      );
+    } else {
+      this.logger.log(`opt modes of ${this.config.webhook.configurationName}: ${modes}`);
+    }
+  }
+}

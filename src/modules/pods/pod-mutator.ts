@@ -1,0 +1,96 @@
+import { type AdmissionRequest } from '../admission/admission-review';
+import { AdmissionException, AdmissionExceptionCode } from '../admission/admission.exception';
+import { type JsonPatchAdd, pointer } from '../admission/json-patch';
+import { type ClaimOptions, MacClaims, parseRequestedMac } from '../admission/mac-claims';
+import { isObject, type Mutation, NO_MUTATION, ownerKey } from '../admission/mutation';
+import { type MacPool } from '../pool/mac-pool';
+import {
+  NETWORK_STATUS_ANNOTATION,
+  NETWORKS_ANNOTATION,
+  NetworkAnnotationError,
+  parseNetworksAnnotation,
+  serializeNetworks,
+} from './network-annotation';
+
+/** The pool key of one network element: its position and name, stable across the annotation's round trips. */
+export function networkKey(index: number, name: string): string {
+  return `${name}#${index}`;
+}
+
+/** The owner reference of a pod's VirtualMachineInstance, if KubeVirt launched it. */
+export function vmiOwnerName(pod: Record<string, unknown>): string | undefined {
+  const metadata = isObject(pod.metadata) ? pod.metadata : {};
+  const owners = Array.isArray(metadata.ownerReferences) ? metadata.ownerReferences : [];
+  const vmi = owners.find(
+    (o: unknown) => isObject(o) && o.kind === 'VirtualMachineInstance' && typeof o.name === 'string',
+  );
+  return vmi === undefined ? undefined : (vmi as { name: string }).name;
+}
+
+/**
+ * The Pod mutation (SPEC.md §2.1): every element of the Multus networks annotation without a `mac` gets one from the
+ * pool, requested ones are recorded; the primary interface is never touched. Fixed against upstream: the short form
+ * (`net1,ns2/net2@eth1`) is understood, every field the user wrote is kept, and an empty annotation admits the pod
+ * unchanged instead of denying it (§13 items 8, 9).
+ */
+export class PodMutator {
+  constructor(private readonly pool: MacPool) {}
+
+  mutate(request: AdmissionRequest, options: ClaimOptions): Mutation {
+    if (request.operation !== 'CREATE') return NO_MUTATION;
+    const pod = request.object;
+    const metadata = isObject(pod.metadata) ? pod.metadata : {};
+    const annotations = isObject(metadata.annotations) ? metadata.annotations : {};
+    const value = annotations[NETWORKS_ANNOTATION];
+    if (value === undefined || value === null) return NO_MUTATION;
+    // Multus already processed this pod (it carries the result): nothing to decide any more.
+    if (annotations[NETWORK_STATUS_ANNOTATION] !== undefined) return NO_MUTATION;
+    const name = request.name || (typeof metadata.name === 'string' ? metadata.name : '');
+    const owner = ownerKey('pod', request.namespace, name, request.uid);
+    if (typeof value !== 'string') {
+      throw new AdmissionException(
+        AdmissionExceptionCode.BAD_REQUEST,
+        `${owner}: annotation ${NETWORKS_ANNOTATION} must be a string`,
+      );
+    }
+    let parsed;
+    try {
+      parsed = parseNetworksAnnotation(value);
+    } catch (error) {
+      if (!(error instanceof NetworkAnnotationError)) throw error;
+      throw new AdmissionException(AdmissionExceptionCode.BAD_REQUEST, `${owner}: ${error.message}`);
+    }
+    if (parsed.networks.length === 0) return NO_MUTATION;
+
+    const claims = new MacClaims(this.pool, owner, options);
+    try {
+      const macs: string[] = [];
+      const toAllocate: number[] = [];
+      parsed.networks.forEach((network, index) => {
+        if (network.mac === undefined || network.mac === '') {
+          toAllocate.push(index);
+          return;
+        }
+        const what = `network ${network.name}`;
+        const mac = parseRequestedMac(network.mac, `${owner}: ${what}`);
+        claims.request(networkKey(index, network.name), mac, what);
+        macs.push(mac.toString());
+      });
+      if (toAllocate.length === 0) return { patch: [], warnings: claims.warnings, macs };
+      const allocated = claims.allocate(toAllocate.map((i) => networkKey(i, parsed.networks[i].name)));
+      const assigned = new Map(toAllocate.map((index, i) => [index, allocated[i].toString()]));
+      macs.push(...assigned.values());
+      const patch: JsonPatchAdd[] = [
+        {
+          op: 'add',
+          path: pointer('metadata', 'annotations', NETWORKS_ANNOTATION),
+          value: serializeNetworks(parsed, assigned),
+        },
+      ];
+      return { patch, warnings: claims.warnings, macs };
+    } catch (error) {
+      claims.rollback();
+      throw error;
+    }
+  }
+}
