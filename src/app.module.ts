@@ -7,6 +7,7 @@ import { CertificatesModule } from './modules/certificates/certificates.module';
 import { HealthModule } from './modules/health/health.module';
 import { KubeModule } from './modules/kube/kube.module';
 import { KubevirtModule } from './modules/kubevirt/kubevirt.module';
+import { LifecycleModule } from './modules/lifecycle/lifecycle.module';
 import { MetricsModule } from './modules/metrics/metrics.module';
 import { PodsModule } from './modules/pods/pods.module';
 import { PoolModule } from './modules/pool/pool.module';
@@ -28,6 +29,7 @@ export class AppModule {
         CertificatesModule,
         KubevirtModule,
         PodsModule,
+        LifecycleModule,
       ],
     };
   }

@@ -8,6 +8,8 @@ export enum AdmissionExceptionCode {
   TOO_LARGE = 413,
   /** The pool cannot serve the request (the range is full) or something failed on our side. */
   INTERNAL = 500,
+  /** The manager is not ready to allocate yet (the pool is being rebuilt); the client may retry. */
+  UNAVAILABLE = 503,
 }
 
 /** A denial with a message that names the object and the value; never a stack. */

@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config';
 import { VirtualMachineAdmission } from '../kubevirt/virtual-machine-admission.service';
 import { PodAdmission } from '../pods/pod-admission.service';
+import { PoolService } from '../pool/pool.service';
 import {
   type AdmissionReviewResponse,
   allowed,
@@ -33,7 +34,12 @@ export class AdmissionService {
   /** Request logs are debug level; building their text on every request would cost even when it is not printed. */
   private readonly debug: boolean;
 
-  constructor(pods: PodAdmission, virtualMachines: VirtualMachineAdmission, config: AppConfig) {
+  constructor(
+    pods: PodAdmission,
+    virtualMachines: VirtualMachineAdmission,
+    config: AppConfig,
+    private readonly pool: PoolService,
+  ) {
     this.mutators = { pods, virtualmachines: virtualMachines };
     this.debug = config.logLevel === 'debug' || config.logLevel === 'verbose';
   }
@@ -47,6 +53,12 @@ export class AdmissionService {
         throw new AdmissionException(
           AdmissionExceptionCode.BAD_REQUEST,
           `the ${target} webhook got a ${request.kind.group || 'core'}/${request.kind.version} ${request.kind.kind}`,
+        );
+      }
+      if (!this.pool.ready) {
+        throw new AdmissionException(
+          AdmissionExceptionCode.UNAVAILABLE,
+          'the MAC pool is still being rebuilt from the cluster; retry in a few seconds',
         );
       }
       const mutation = await this.mutators[target].mutate(request);

@@ -10,6 +10,8 @@ export interface ClaimOptions {
   policy: DuplicatePolicy;
   /** When a pending entry is re-checked against the API (epoch ms). */
   deadline: number;
+  /** When the request was admitted (epoch ms): VM updates commit only entries their persisted version covers. */
+  since?: number;
 }
 
 /**
@@ -27,7 +29,11 @@ export class MacClaims {
     readonly owner: string,
     private readonly options: ClaimOptions,
   ) {
-    this.transaction = new PoolTransaction(pool, owner, { state: 'pending', deadline: options.deadline });
+    this.transaction = new PoolTransaction(pool, owner, {
+      state: 'pending',
+      deadline: options.deadline,
+      since: options.since ?? Date.now(),
+    });
   }
 
   /** Records a MAC the object asks for; `what` names where it was asked (`interface eth0`). */

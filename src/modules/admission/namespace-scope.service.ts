@@ -29,11 +29,20 @@ export class NamespaceScope implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly namespaceLabels = new Map<string, Record<string, string>>();
   private readonly watches: ResourceWatch<V1Namespace | V1MutatingWebhookConfiguration>[] = [];
   private loggedModes = '';
+  private readonly listeners: (() => void)[] = [];
+  private resolveSynced!: () => void;
+  /** Resolves once namespaces and the webhook configuration were listed. */
+  readonly synced = new Promise<void>((resolve) => (this.resolveSynced = resolve));
 
   constructor(
     private readonly kubeConfig: KubeConfig,
     private readonly config: AppConfig,
   ) {}
+
+  /** Calls `listener` whenever what is managed may have changed (selectors or namespace labels). */
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
 
   /** The mode of a kind's webhook, or undefined when the configuration is missing or encodes none. */
   mode(kind: ManagedKind): OptMode | undefined {
@@ -85,8 +94,7 @@ export class NamespaceScope implements OnApplicationBootstrap, OnModuleDestroy {
       onError,
     });
     this.watches.push(namespaces, configurations);
-    void namespaces.start();
-    void configurations.start();
+    void Promise.all([namespaces.start(), configurations.start()]).then(() => this.resolveSynced());
   }
 
   onModuleDestroy(): void {
@@ -98,10 +106,16 @@ export class NamespaceScope implements OnApplicationBootstrap, OnModuleDestroy {
     if (name === undefined) return;
     if (type === 'DELETED') this.namespaceLabels.delete(name);
     else this.namespaceLabels.set(name, namespace.metadata?.labels ?? {});
+    this.changed();
+  }
+
+  private changed(): void {
+    for (const listener of this.listeners) listener();
   }
 
   private useConfiguration(configuration: V1MutatingWebhookConfiguration | undefined): void {
     this.configuration = configuration;
+    this.changed();
     const modes = `pods: ${this.mode('pods') ?? 'none'}, virtual machines: ${this.mode('virtualmachines') ?? 'none'}`;
     if (modes === this.loggedModes) return;
     this.loggedModes = modes;

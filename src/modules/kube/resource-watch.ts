@@ -1,4 +1,5 @@
-import { type KubeConfig, Watch } from '@kubernetes/client-node';
+import { type KubeConfig } from '@kubernetes/client-node';
+import { type WatchHandle, watchStream } from './kube-http';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
@@ -12,6 +13,8 @@ export interface ResourceWatchOptions<T> {
   path: string;
   /** Selectors etc., sent with both the list (by the caller) and the watch. */
   query?: Record<string, string>;
+  /** Accept header of the watch (METADATA_ONLY_WATCH for metadata-only objects). */
+  accept?: string;
   /** Lists the current objects; called at start and whenever the watch cannot resume (410 Gone, errors). */
   list: () => Promise<ListResult<T>>;
   /** The full current state after each (re)list: handlers reconcile against it, so nothing missed stays missed. */
@@ -34,7 +37,7 @@ interface KubeStatus {
  * informer stops for good on non-410 errors (LIBRARIES.md §2.3), which would silently freeze our view.
  */
 export class ResourceWatch<T extends { metadata?: { resourceVersion?: string } }> {
-  private abort: AbortController | undefined;
+  private stream: WatchHandle | undefined;
   private stopped = false;
   private resourceVersion: string | undefined;
   private failures = 0;
@@ -66,7 +69,7 @@ export class ResourceWatch<T extends { metadata?: { resourceVersion?: string } }
   stop(): void {
     this.stopped = true;
     clearTimeout(this.retryTimer);
-    this.abort?.abort();
+    this.stream?.close();
   }
 
   private async relist(): Promise<void> {
@@ -80,45 +83,48 @@ export class ResourceWatch<T extends { metadata?: { resourceVersion?: string } }
   private async watch(): Promise<void> {
     if (this.stopped) return;
     let gone = false;
-    let ended = false;
-    const finish = (error: unknown) => {
-      if (ended) return;
-      ended = true;
-      if (this.stopped) return;
-      if (error !== undefined && error !== null && !(error instanceof Error && error.name === 'AbortError')) {
-        this.options.onError?.(error);
-        this.retryAfterFailure(true);
-      } else if (gone) {
-        this.retryAfterFailure(true);
-      } else {
-        this.failures = 0;
-        void this.watch();
-      }
-    };
+    let failed = false;
     try {
-      this.abort = await new Watch(this.kubeConfig).watch(
+      await watchStream(
+        this.kubeConfig,
         this.options.path,
-        { ...this.options.query, resourceVersion: this.resourceVersion, allowWatchBookmarks: true },
-        (phase: string, object: T & KubeStatus) => {
-          if (phase === 'ERROR') {
+        { ...this.options.query, resourceVersion: this.resourceVersion, allowWatchBookmarks: 'true' },
+        this.options.accept ?? 'application/json',
+        (handle) => {
+          this.stream = handle;
+          if (this.stopped) handle.close();
+        },
+        (type, raw) => {
+          const object = raw as T & KubeStatus;
+          if (type === 'ERROR') {
             gone = object.code === 410;
-            if (!gone)
+            failed = !gone;
+            if (failed)
               this.options.onError?.(new Error(`watch ${this.options.path}: ${JSON.stringify(object)}`));
-            this.abort?.abort();
-            finish(gone ? undefined : new Error(`watch error ${object.code}`));
+            this.stream?.close();
             return;
           }
           const version = object.metadata?.resourceVersion;
           if (version !== undefined) this.resourceVersion = version;
-          if (phase === 'BOOKMARK') return;
-          void Promise.resolve(this.options.onEvent(phase as WatchEventType, object)).catch(
-            (error: unknown) => this.options.onError?.(error),
+          if (type === 'BOOKMARK') return;
+          void Promise.resolve(this.options.onEvent(type as WatchEventType, object)).catch((error: unknown) =>
+            this.options.onError?.(error),
           );
         },
-        (error: unknown) => finish(error),
       );
     } catch (error) {
-      finish(error ?? new Error('watch failed'));
+      if (this.stopped) return;
+      this.options.onError?.(error);
+      failed = true;
+    }
+    if (this.stopped) return;
+    if (gone || failed) {
+      // 410 Gone, an error event or a broken stream: list again before watching (with back-off on errors).
+      this.retryAfterFailure(true);
+    } else {
+      // The server ended the stream normally (its watch timeout): resume from the last version seen.
+      this.failures = 0;
+      void this.watch();
     }
   }
 

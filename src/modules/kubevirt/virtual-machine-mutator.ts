@@ -105,7 +105,7 @@ export class VirtualMachineMutator {
     }
     this.validate(current, prefix);
 
-    const claims = new MacClaims(this.pool, owner, context);
+    const claims = new MacClaims(this.pool, owner, { ...context, since: context.now.getTime() });
     try {
       return this.assign(current, previous, claims, context.now);
     } catch (error) {
@@ -211,4 +211,34 @@ function deepEqual(a: unknown, b: unknown): boolean {
       Object.prototype.hasOwnProperty.call(b, key) &&
       deepEqual((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]),
   );
+}
+
+/**
+ * The MACs a persisted VM carries on the interfaces that get one (masquerade, or a Multus network), keyed by
+ * interface name; a malformed VM or MAC yields nothing for that part.
+ */
+export function virtualMachineMacs(vm: Record<string, unknown>): { key: string; mac: MacAddress }[] {
+  let shape: VmShape | undefined;
+  try {
+    shape = readVm(vm, 'vm');
+  } catch {
+    return [];
+  }
+  const macs: { key: string; mac: MacAddress }[] = [];
+  for (const iface of shape?.interfaces ?? []) {
+    if (!(iface.masquerade || shape!.multusNetworks.has(iface.name)) || iface.macAddress === undefined)
+      continue;
+    const value = MacAddress.tryParseValue(iface.macAddress);
+    if (value !== undefined) macs.push({ key: iface.name, mac: MacAddress.fromValue(value) });
+  }
+  return macs;
+}
+
+/** The admission time a persisted VM reflects (its transaction timestamp), or -Infinity without one. */
+export function persistedTimestamp(vm: Record<string, unknown>): number {
+  const metadata = isObject(vm.metadata) ? vm.metadata : {};
+  const annotations = isObject(metadata.annotations) ? metadata.annotations : {};
+  const value = annotations[TRANSACTION_TIMESTAMP_ANNOTATION];
+  const time = typeof value === 'string' ? Date.parse(value) : NaN;
+  return Number.isNaN(time) ? -Infinity : time;
 }

@@ -33,6 +33,8 @@ export interface HoldOptions {
   state?: EntryState;
   /** Epoch milliseconds after which a pending entry is re-checked; ignored for committed entries. */
   deadline?: number;
+  /** Epoch milliseconds of the admission that records the entry. */
+  since?: number;
 }
 
 /**
@@ -78,6 +80,7 @@ export class MacPool {
       this.currentRange.valueAt(offset),
       options.state ?? 'pending',
       options.deadline ?? 0,
+      options.since ?? 0,
     );
   }
 
@@ -101,9 +104,40 @@ export class MacPool {
     const others = holders.filter((e) => e.owner !== owner);
     const existing = holders.find((e) => e.owner === owner && e.key === key);
     if (existing !== undefined) return { entry: existing, created: false, others };
-    const entry = this.index.upsert(owner, key, mac.value, options.state ?? 'pending', options.deadline ?? 0);
+    const entry = this.index.upsert(
+      owner,
+      key,
+      mac.value,
+      options.state ?? 'pending',
+      options.deadline ?? 0,
+      options.since ?? 0,
+    );
     if (this.currentRange.contains(mac.value)) this.allocator.mark(this.currentRange.offsetOf(mac.value));
     return { entry, created: true, others };
+  }
+
+  /** Marks one entry as seen persisted. */
+  commitEntry(entry: PoolEntry): void {
+    if (entry.state !== 'committed') this.index.setState(entry, 'committed', 0);
+  }
+
+  /**
+   * Moves an entry to another owner, committed: an object admitted before it had a name (generateName) is now
+   * persisted under its real one. The MAC never looks free in between.
+   */
+  rebind(entry: PoolEntry, owner: string): PoolEntry {
+    const moved = this.hold(owner, entry.key, MacAddress.fromValue(entry.mac), {
+      state: 'committed',
+      since: entry.since,
+    });
+    this.commitEntry(moved.entry);
+    this.removeEntry(entry);
+    return moved.entry;
+  }
+
+  /** Every owner that holds at least one entry. */
+  owners(): IterableIterator<string> {
+    return this.index.owners();
   }
 
   /** Removes one entry (see PoolTransaction.rollback); the MAC is free again when it was the last holder. */

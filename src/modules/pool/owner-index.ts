@@ -11,6 +11,8 @@ export interface PoolEntry {
   readonly key: string;
   state: EntryState;
   deadline: number;
+  /** Epoch ms of the admission that recorded it (0 when unknown, e.g. found at rebuild). */
+  since: number;
 }
 
 /**
@@ -66,6 +68,10 @@ export class OwnerIndex {
     return this.byMac.keys();
   }
 
+  owners(): IterableIterator<string> {
+    return this.byOwner.keys();
+  }
+
   pending(): IterableIterator<PoolEntry> {
     return this.pendingEntries.values();
   }
@@ -74,13 +80,13 @@ export class OwnerIndex {
    * Records that `owner` holds `mac` under `key`. Recording the same (owner, key, mac) again updates its state and
    * deadline instead of adding a second entry (re-admission of the same object is idempotent).
    */
-  upsert(owner: string, key: string, mac: number, state: EntryState, deadline: number): PoolEntry {
+  upsert(owner: string, key: string, mac: number, state: EntryState, deadline: number, since = 0): PoolEntry {
     const existing = this.holders(mac).find((e) => e.owner === owner && e.key === key);
     if (existing !== undefined) {
       this.setState(existing, state, deadline);
       return existing;
     }
-    const entry: PoolEntry = { mac, owner, key, state, deadline };
+    const entry: PoolEntry = { mac, owner, key, state, deadline, since };
     const held = this.byMac.get(mac);
     if (held === undefined) {
       this.byMac.set(mac, entry);

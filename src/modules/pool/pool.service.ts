@@ -9,6 +9,11 @@ import { MacPool } from './mac-pool';
 @Injectable()
 export class PoolService {
   readonly pool: MacPool;
+  /**
+   * False until the pool was rebuilt from the cluster: allocating before that could hand out a MAC a running object
+   * already has, so admissions are refused meanwhile.
+   */
+  ready = false;
 
   constructor(config: AppConfig) {
     this.pool = new MacPool(config.range);
