@@ -53,6 +53,8 @@ export class AppConfig {
   constructor(
     readonly range: MacRange,
     readonly namespace: string,
+    /** The manager's Pod, when known (POD_NAME). */
+    readonly podName: string,
     readonly webhook: WebhookSettings,
     readonly certificates: CertificateSettings,
     readonly metrics: ListenAddress,
@@ -94,6 +96,7 @@ export class AppConfig {
     return new AppConfig(
       range,
       vars.POD_NAMESPACE,
+      vars.POD_NAME,
       {
         port: vars.WEBHOOK_PORT,
         configurationName: vars.WEBHOOK_CONFIGURATION_NAME,

@@ -111,6 +111,10 @@ export class EnvironmentVariables {
   @Matches(DNS_LABEL, { message: 'must be a namespace name (a DNS-1123 label)' })
   POD_NAMESPACE = 'kubemacpool-system';
 
+  /** Name of the manager's Pod (a fieldRef in a cluster); Events about the range ConfigMap are recorded on it. */
+  @Matches(/^$|^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, { message: 'must be a Pod name' })
+  POD_NAME = '';
+
   /** Validity of the webhook CA; a new CA is made CA_OVERLAP_INTERVAL before it ends (upstream defaults). */
   @IsGoDuration()
   CA_ROTATE_INTERVAL = '8760h0m0s';

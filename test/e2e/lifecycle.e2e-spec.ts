@@ -1,0 +1,371 @@
+import { AdmissionregistrationV1Api, CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { type AddressInfo } from 'node:net';
+import { createServer } from 'node:https';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { buildWebhookConfiguration } from '../../src/modules/admission/webhook-configuration';
+import { generateRsaKeyPair, signCertificate } from '../../src/modules/certificates/x509';
+import { MacAddress } from '../../src/modules/pool/mac-address';
+import { podWithNetworks, virtualMachine } from '../fixtures/objects';
+import { REPO_ROOT } from '../support/binaries';
+import { adminKubeConfig, controlPlaneInfo, createTestNamespace } from '../support/cluster';
+import { ManagerProcess, buildManager } from '../support/manager-process';
+import { VM_API, apiErrorMessage, waitUntil } from '../support/webhook';
+
+const kc = adminKubeConfig();
+const core = kc.makeApiClient(CoreV1Api);
+const custom = kc.makeApiClient(CustomObjectsApi);
+const admission = kc.makeApiClient(AdmissionregistrationV1Api);
+const SCOPE = 'kubemacpool.io/test-scope';
+
+type Vm = {
+  metadata: { name: string };
+  spec: { template: { spec: { domain: { devices: { interfaces: { macAddress?: string }[] } } } } };
+};
+const vmMacs = (vm: unknown) =>
+  (vm as Vm).spec.template.spec.domain.devices.interfaces.map((i) => i.macAddress!);
+const podMacs = (pod: V1Pod) =>
+  (JSON.parse(pod.metadata?.annotations?.['k8s.v1.cni.cncf.io/networks'] ?? '[]') as { mac?: string }[]).map(
+    (n) => n.mac!,
+  );
+const simpleVm = (name: string) =>
+  virtualMachine(name, [{ name: 'default', binding: 'masquerade' }], [{ name: 'default' }]);
+
+/** Runs `work` over `items` with `concurrency` requests in flight. */
+async function inParallel<T, R>(
+  items: T[],
+  concurrency: number,
+  work: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        results[i] = await work(items[i]);
+      }
+    }),
+  );
+  return results;
+}
+
+/** The manager as its own process, with the real webhook configuration scoped to this file's namespaces. */
+class LifecycleEnvironment {
+  readonly scope = randomBytes(4).toString('hex');
+  readonly configurationName = `kmp-life-${this.scope}`;
+  managerNamespace = '';
+  manager!: ManagerProcess;
+
+  async start(env: Record<string, string>): Promise<void> {
+    this.managerNamespace = await createTestNamespace('kmp-life-manager');
+    this.manager = await ManagerProcess.create(
+      {
+        KUBECONFIG: controlPlaneInfo().kubeconfigPath,
+        POD_NAMESPACE: this.managerNamespace,
+        WEBHOOK_CONFIGURATION_NAME: this.configurationName,
+        CA_PROPAGATION_DELAY: '1s',
+        LOG_LEVEL: 'log',
+        ...env,
+      },
+      join(controlPlaneInfo().directory, `manager-${this.scope}.log`),
+    );
+    await admission.createMutatingWebhookConfiguration({
+      body: buildWebhookConfiguration({
+        name: this.configurationName,
+        podsMode: 'opt-out',
+        virtualMachinesMode: 'opt-out',
+        clientConfig: { url: `https://127.0.0.1:${this.manager.port}` },
+        timeoutSeconds: 5,
+        extraNamespaceSelectorExpressions: [{ key: SCOPE, operator: 'In', values: [this.scope] }],
+      }),
+    });
+    await this.manager.start();
+  }
+
+  namespace(prefix: string): Promise<string> {
+    return createTestNamespace(prefix, { [SCOPE]: this.scope });
+  }
+
+  async stop(): Promise<void> {
+    await admission
+      .deleteMutatingWebhookConfiguration({ name: this.configurationName })
+      .catch(() => undefined);
+    await this.manager?.stop();
+  }
+
+  used = () => this.manager.metric('kubemacpool_pool_used');
+  pending = () => this.manager.metric('kubemacpool_pool_entries', '{state="pending"}');
+  committed = () => this.manager.metric('kubemacpool_pool_entries', '{state="committed"}');
+
+  /** Waits until the pool shows `used` MACs, none pending. */
+  settled(used: number, timeoutMs = 30_000): Promise<true> {
+    return waitUntil(
+      `the pool to hold ${used} committed MACs`,
+      async () => ((await this.used()) === used && (await this.pending()) === 0 ? true : undefined),
+      timeoutMs,
+    );
+  }
+}
+
+beforeAll(() => buildManager(), 120_000);
+
+describe('allocation life cycle with the manager as its own process', () => {
+  const env = new LifecycleEnvironment();
+  beforeAll(() =>
+    env.start({ RANGE_START: '02:e0:00:00:00:00', RANGE_END: '02:e0:00:ff:ff:ff', WAIT_TIME: '3' }),
+  );
+  afterAll(() => env.stop());
+
+  it('rebuilds exactly the remaining MACs after kill -9, then hands out only unique ones', async () => {
+    const namespace = await env.namespace('life-bulk');
+    const names = Array.from({ length: 500 }, (_, i) => `o${i}`);
+    const vms = await inParallel(names, 8, (name) =>
+      custom.createNamespacedCustomObject({ ...VM_API, namespace, body: simpleVm(name) }),
+    );
+    const pods = await inParallel(names, 8, (name) =>
+      core.createNamespacedPod({ namespace, body: podWithNetworks(name, 'net1') }),
+    );
+    const created = [...vms.flatMap(vmMacs), ...pods.flatMap(podMacs)];
+    expect(new Set(created).size).toBe(1000);
+    await env.settled(1000);
+
+    const doomed = names.filter((_, i) => i % 2 === 0);
+    await inParallel(doomed, 8, (name) =>
+      custom.deleteNamespacedCustomObject({ ...VM_API, namespace, name }),
+    );
+    await inParallel(doomed, 8, (name) => core.deleteNamespacedPod({ namespace, name }));
+    await env.settled(500);
+
+    await env.manager.kill();
+    await env.manager.start();
+    expect(await env.used()).toBe(500);
+    expect(await env.committed()).toBe(500);
+    expect(await env.pending()).toBe(0);
+
+    const more = names.map((name) => `n${name}`);
+    await inParallel(more, 8, (name) =>
+      custom.createNamespacedCustomObject({ ...VM_API, namespace, body: simpleVm(name) }),
+    );
+    await inParallel(more, 8, (name) =>
+      core.createNamespacedPod({ namespace, body: podWithNetworks(name, 'net1') }),
+    );
+    const everyVm = (await custom.listNamespacedCustomObject({ ...VM_API, namespace })) as {
+      items: unknown[];
+    };
+    const everyPod = await core.listNamespacedPod({ namespace });
+    const all = [...everyVm.items.flatMap(vmMacs), ...everyPod.items.flatMap(podMacs)];
+    expect(all).toHaveLength(1500);
+    expect(new Set(all).size).toBe(1500);
+    await env.settled(1500);
+  }, 240_000);
+
+  it('commits generateName pods and VMs under their real names and releases them on deletion', async () => {
+    const namespace = await env.namespace('life-generate');
+    const before = await env.used();
+    const pod = await core.createNamespacedPod({ namespace, body: podWithNetworks('', 'net1,net2') });
+    const vm = (await custom.createNamespacedCustomObject({
+      ...VM_API,
+      namespace,
+      body: simpleVm(''),
+    })) as Vm;
+    // Committed by the watch well before WAIT_TIME (3 s), after which the sweep would release provisional entries.
+    await env.settled(before + 3, 2500);
+    await core.deleteNamespacedPod({ namespace, name: pod.metadata!.name! });
+    await custom.deleteNamespacedCustomObject({ ...VM_API, namespace, name: vm.metadata.name });
+    await env.settled(before);
+  });
+
+  it('releases a MAC whose admission a later webhook rejected, once its deadline passed', async () => {
+    const namespace = await env.namespace('life-rejected');
+    const denier = await startDenyingWebhook();
+    try {
+      const before = await env.used();
+      for (const name of ['rejected', '']) {
+        const error = await core
+          .createNamespacedPod({
+            namespace,
+            body: {
+              ...podWithNetworks(name, 'net1'),
+              metadata: { ...podWithNetworks(name, 'net1').metadata, labels: { deny: 'yes' } },
+            },
+          })
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+        expect(apiErrorMessage(error)).toContain('denied by the test');
+      }
+      expect(await env.pending()).toBe(2);
+      await env.settled(before, 20_000);
+    } finally {
+      await denier.stop();
+    }
+  });
+});
+
+describe('a small range and day-2 range changes', () => {
+  const env = new LifecycleEnvironment();
+  beforeAll(() => env.start({ RANGE_START: '02:e1:00:00:00:00', RANGE_END: '02:e1:00:00:ff:ff' }));
+  afterAll(() => env.stop());
+  const range16 = { RANGE_START: '02:e2:00:00:00:00', RANGE_END: '02:e2:00:00:00:0f' };
+
+  const configMap = (data: Record<string, string>) =>
+    core
+      .replaceNamespacedConfigMap({
+        namespace: env.managerNamespace,
+        name: 'kubemacpool-mac-range-config',
+        body: { metadata: { name: 'kubemacpool-mac-range-config' }, data },
+      })
+      .catch(() =>
+        core.createNamespacedConfigMap({
+          namespace: env.managerNamespace,
+          body: { metadata: { name: 'kubemacpool-mac-range-config' }, data },
+        }),
+      );
+
+  it('moves allocation to a new range, fills it, reuses exactly a freed MAC and then refuses', async () => {
+    await configMap(range16);
+    await waitUntil('the new range', async () =>
+      (await env.manager.metric('kubemacpool_pool_size')) === 16 ? true : undefined,
+    );
+    const namespace = await env.namespace('life-small');
+    const pods = await inParallel(
+      Array.from({ length: 16 }, (_, i) => `p${i}`),
+      4,
+      (name) => core.createNamespacedPod({ namespace, body: podWithNetworks(name, 'net1') }),
+    );
+    const macs = pods.flatMap(podMacs);
+    expect(new Set(macs).size).toBe(16);
+    expect(macs.every((m) => MacAddress.parse(m).toString().startsWith('02:e2:00:00:00:0'))).toBe(true);
+    const full = await core
+      .createNamespacedPod({ namespace, body: podWithNetworks('one-more', 'net1') })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(apiErrorMessage(full)).toContain('the range is full');
+
+    await core.deleteNamespacedPod({ namespace, name: 'p7' });
+    await waitUntil('the freed MAC', async () => ((await env.used()) === 15 ? true : undefined));
+    const again = await core.createNamespacedPod({ namespace, body: podWithNetworks('again', 'net1') });
+    expect(podMacs(again)).toEqual([podMacs(pods[7])[0]]);
+    const still = await core
+      .createNamespacedPod({ namespace, body: podWithNetworks('still-one-more', 'net1') })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(apiErrorMessage(still)).toContain('the range is full');
+  });
+
+  it('refuses an invalid range ConfigMap with upstream’s Warning Events and keeps the range', async () => {
+    await configMap({ RANGE_START: 'zz:00:00:00:00:00', RANGE_END: '02:e3:00:00:00:0f' });
+    await configMap({ RANGE_START: '02:e3:00:00:00:0f', RANGE_END: '02:e3:00:00:00:00' });
+    const events = await waitUntil('both Warning Events', async () => {
+      const list = await core.listNamespacedEvent({ namespace: env.managerNamespace });
+      const reasons = list.items.map((e) => e.reason);
+      return reasons.includes('InvalidRange') && reasons.includes('UpdateFailed') ? list.items : undefined;
+    });
+    const invalid = events.find((e) => e.reason === 'InvalidRange')!;
+    expect(invalid.type).toBe('Warning');
+    expect(invalid.message).toBe(
+      'Invalid MAC range in ConfigMap, ignoring new range values: invalid RANGE_START "zz:00:00:00:00:00": address zz:00:00:00:00:00: invalid MAC address',
+    );
+    expect(events.find((e) => e.reason === 'UpdateFailed')!.message).toBe(
+      'Failed to apply new MAC ranges 02:e3:00:00:00:0f - 02:e3:00:00:00:00: invalid range. rangeStart: 02:e3:00:00:00:0f rangeEnd: 02:e3:00:00:00:00',
+    );
+    expect(await env.manager.metric('kubemacpool_pool_size')).toBe(16);
+  });
+});
+
+describe('npm run demo', () => {
+  it('exits 0 and prints the simple VM with a MAC in the range', async () => {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [join(REPO_ROOT, 'dist-dev', 'scripts', 'demo.js')],
+      {
+        cwd: REPO_ROOT,
+      },
+    );
+    const mac = /"macAddress": "([0-9a-f:]{17})"/.exec(stdout)?.[1];
+    expect(mac).toBeDefined();
+    expect(mac!.startsWith('02:')).toBe(true);
+  }, 120_000);
+});
+
+/** A ValidatingWebhookConfiguration that denies pods labelled deny=yes, served from this test process. */
+async function startDenyingWebhook(): Promise<{ stop(): Promise<void> }> {
+  const key = await generateRsaKeyPair();
+  const now = Date.now();
+  const cert = signCertificate(
+    {
+      commonName: 'denier',
+      ipAddresses: ['127.0.0.1'],
+      notBefore: new Date(now - 60_000),
+      notAfter: new Date(now + 3_600_000),
+    },
+    key,
+  );
+  const server = createServer({ key: key.privateKeyPem, cert }, (req, res) => {
+    let body = '';
+    req.on('data', (chunk) => (body += String(chunk)));
+    req.on('end', () => {
+      const uid = (JSON.parse(body) as { request: { uid: string } }).request.uid;
+      res.setHeader('content-type', 'application/json');
+      res.end(
+        JSON.stringify({
+          apiVersion: 'admission.k8s.io/v1',
+          kind: 'AdmissionReview',
+          response: { uid, allowed: false, status: { code: 403, message: 'denied by the test' } },
+        }),
+      );
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const name = `kmp-denier-${randomBytes(4).toString('hex')}`;
+  await admission.createValidatingWebhookConfiguration({
+    body: {
+      metadata: { name },
+      webhooks: [
+        {
+          name: 'deny.test.kubemacpool.io',
+          clientConfig: {
+            url: `https://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+            caBundle: Buffer.from(cert).toString('base64'),
+          },
+          rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
+          objectSelector: { matchLabels: { deny: 'yes' } },
+          sideEffects: 'None',
+          admissionReviewVersions: ['v1'],
+          failurePolicy: 'Fail',
+        },
+      ],
+    },
+  });
+  // The API server learns of new webhook configurations through a watch: wait until the denier is in force.
+  await waitUntil('the denying webhook to be in force', async () => {
+    const probe = await core
+      .createNamespacedPod({
+        namespace: 'default',
+        dryRun: 'All',
+        body: {
+          ...podWithNetworks('probe', undefined),
+          metadata: { name: 'probe', labels: { deny: 'yes' } },
+        },
+      })
+      .then(
+        () => false,
+        (e: unknown) => apiErrorMessage(e).includes('denied by the test'),
+      );
+    return probe ? true : undefined;
+  });
+  return {
+    stop: async () => {
+      await admission.deleteValidatingWebhookConfiguration({ name });
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

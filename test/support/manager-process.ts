@@ -1,0 +1,108 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, openSync, closeSync } from 'node:fs';
+import { request } from 'node:https';
+import { join } from 'node:path';
+import { REPO_ROOT } from './binaries';
+import { freeLoopbackPort } from './ports';
+
+/** The compiled manager entry point (tsc -p tsconfig.dev.json), run as its own process so tests can kill it. */
+export const MANAGER_MAIN = join(REPO_ROOT, 'dist-dev', 'src', 'main.js');
+
+/** Compiles the manager once per run (a second or two when nothing changed). */
+export function buildManager(): void {
+  execFileSync(
+    process.execPath,
+    [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.dev.json'],
+    {
+      cwd: REPO_ROOT,
+      stdio: 'inherit',
+    },
+  );
+  if (!existsSync(MANAGER_MAIN)) throw new Error(`${MANAGER_MAIN} was not built`);
+}
+
+/** The manager as a child process with its own webhook and metrics ports. */
+export class ManagerProcess {
+  private child: ChildProcess | undefined;
+
+  private constructor(
+    readonly env: Record<string, string>,
+    readonly port: number,
+    readonly metricsPort: number,
+    readonly logPath: string,
+  ) {}
+
+  static async create(env: Record<string, string>, logPath: string): Promise<ManagerProcess> {
+    return new ManagerProcess(env, await freeLoopbackPort(), await freeLoopbackPort(), logPath);
+  }
+
+  /** Starts it; resolves when /readyz answers 200 (certificate loaded, pool rebuilt). Returns the time that took. */
+  async start(timeoutMs = 60_000): Promise<number> {
+    const started = Date.now();
+    const log = openSync(this.logPath, 'a');
+    this.child = spawn(process.execPath, [MANAGER_MAIN], {
+      env: {
+        ...process.env,
+        WEBHOOK_PORT: String(this.port),
+        METRICS_ADDR: `127.0.0.1:${this.metricsPort}`,
+        WEBHOOK_EXTRA_IP_ADDRESSES: '127.0.0.1',
+        ...this.env,
+      },
+      stdio: ['ignore', log, log],
+    });
+    closeSync(log);
+    while (Date.now() - started < timeoutMs) {
+      if (this.child.exitCode !== null)
+        throw new Error(`the manager exited with ${this.child.exitCode}; log: ${this.logPath}`);
+      if ((await this.readyz().catch(() => 0)) === 200) return Date.now() - started;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(`the manager was not ready within ${timeoutMs} ms; log: ${this.logPath}`);
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** HTTP status of /readyz (the certificate is not checked: this asks the process, not the API server). */
+  readyz(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port: this.port, path: '/readyz', rejectUnauthorized: false },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  /** One sample of a metric from /metrics (first match of `name` with the given label text). */
+  async metric(name: string, labels = ''): Promise<number> {
+    const text = await (await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
+    if (line === undefined) throw new Error(`metric ${name}${labels} not found`);
+    return Number(line.split(' ')[1]);
+  }
+
+  /** SIGKILL: no clean-up of any kind, as a crashed or evicted manager. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
