@@ -36,3 +36,8 @@ export function retainedBytes<T>(build: () => T): { bytes: number; value: T } {
   const bytes = settledHeapBytes() - before;
   return { bytes, value };
 }
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}

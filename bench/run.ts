@@ -1,13 +1,14 @@
 import { type BenchResult, type BenchSuite } from './harness';
 import { certificatesSuite } from './certificates.bench';
 import { poolSuite } from './pool.bench';
+import { rebuildSuite } from './rebuild.bench';
 import { webhookSuite } from './webhook.bench';
 
 /**
  * `npm run bench` prints a table; `npm run bench -- --json` prints one JSON object per line,
  * `{"bench":"<suite>/<case>","value":<number>,"unit":"<unit>"}`. `--suite NAME` runs one suite.
  */
-const suites: BenchSuite[] = [poolSuite, certificatesSuite, webhookSuite];
+const suites: BenchSuite[] = [poolSuite, certificatesSuite, webhookSuite, rebuildSuite];
 
 async function main(argv: string[]): Promise<void> {
   const json = argv.includes('--json');

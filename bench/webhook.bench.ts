@@ -1,4 +1,3 @@
-import { AdmissionregistrationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { execFile } from 'node:child_process';
 import { type AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -8,8 +7,8 @@ import { startManager } from '../src/bootstrap';
 import { buildWebhookConfiguration } from '../src/modules/admission/webhook-configuration';
 import { ServingCertificate } from '../src/modules/certificates/serving-certificate.service';
 import { admissionReview, virtualMachine } from '../test/fixtures/objects';
-import { ControlPlane } from '../test/support/control-plane';
-import { type BenchSuite, secondsSince } from './harness';
+import { benchCluster } from './bench-cluster';
+import { type BenchSuite, median, secondsSince } from './harness';
 import { type LoadPlan, type LoadResult } from './load-generator';
 
 const VM_API = { group: 'kubevirt.io', version: 'v1', plural: 'virtualmachines' } as const;
@@ -49,21 +48,10 @@ async function load(plan: LoadPlan): Promise<LoadResult> {
   return JSON.parse((await running).stdout) as LoadResult;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
-
 export const webhookSuite: BenchSuite = {
   name: 'webhook',
   async run(report) {
-    const plane = await ControlPlane.start({ controllerManager: false });
-    process.env.KUBECONFIG = plane.info.kubeconfigPath;
-    const kc = new KubeConfig();
-    kc.loadFromFile(plane.info.kubeconfigPath);
-    const core = kc.makeApiClient(CoreV1Api);
-    const admission = kc.makeApiClient(AdmissionregistrationV1Api);
-    const custom = kc.makeApiClient(CustomObjectsApi);
+    const { plane, core, admission, custom } = await benchCluster();
     await core.createNamespace({ body: { metadata: { name: 'kmp-bench' } } });
     const manager = await startManager(
       {

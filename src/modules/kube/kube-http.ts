@@ -35,13 +35,15 @@ async function request(kubeConfig: KubeConfig, target: URL, accept: string) {
 
 /**
  * Lists every object of a collection in pages of 500 (one consistent snapshot: later pages use the continue token),
- * with an Accept header of the caller's choice (METADATA_ONLY to skip specs).
+ * with an Accept header of the caller's choice (METADATA_ONLY to skip specs). `keep` reduces each object as its
+ * page arrives, so a large list never holds more than one page of full objects (managedFields and all).
  */
 export async function listAll<T>(
   kubeConfig: KubeConfig,
   path: string,
   query: Record<string, string | undefined> = {},
   accept = 'application/json',
+  keep: (item: T) => T = (item) => item,
 ): Promise<{ items: T[]; resourceVersion: string }> {
   const items: T[] = [];
   let continueToken: string | undefined;
@@ -56,7 +58,7 @@ export async function listAll<T>(
       items?: T[];
       metadata?: { continue?: string; resourceVersion?: string };
     };
-    items.push(...(page.items ?? []));
+    for (const item of page.items ?? []) items.push(keep(item));
     continueToken = page.metadata?.continue || undefined;
     resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
   } while (continueToken !== undefined);

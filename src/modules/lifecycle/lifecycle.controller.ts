@@ -39,6 +39,51 @@ interface KubeObject {
   metadata?: V1ObjectMeta;
 }
 
+/** The parts of a pod the life cycle reads: name, namespace, the networks annotation, a VMI owner. */
+export function compactPod(pod: KubeObject): KubeObject {
+  const metadata = pod.metadata ?? {};
+  const networks = metadata.annotations?.['k8s.v1.cni.cncf.io/networks'];
+  const vmi = metadata.ownerReferences?.find((o) => o.kind === 'VirtualMachineInstance');
+  return {
+    metadata: {
+      name: metadata.name,
+      namespace: metadata.namespace,
+      resourceVersion: metadata.resourceVersion,
+      ...(networks === undefined ? {} : { annotations: { 'k8s.v1.cni.cncf.io/networks': networks } }),
+      ...(vmi === undefined ? {} : { ownerReferences: [vmi] }),
+    },
+  };
+}
+
+/** The parts of a VM the life cycle reads: identity, the transaction timestamp, interfaces and networks. */
+export function compactVm(vm: KubeObject): KubeObject {
+  const metadata = vm.metadata ?? {};
+  const raw = vm as {
+    spec?: { template?: { spec?: { domain?: { devices?: { interfaces?: unknown } }; networks?: unknown } } };
+  };
+  const templateSpec = raw.spec?.template?.spec;
+  const timestamp = metadata.annotations?.['kubemacpool.io/transaction-timestamp'];
+  return {
+    metadata: {
+      name: metadata.name,
+      namespace: metadata.namespace,
+      resourceVersion: metadata.resourceVersion,
+      finalizers: metadata.finalizers,
+      ...(timestamp === undefined
+        ? {}
+        : { annotations: { 'kubemacpool.io/transaction-timestamp': timestamp } }),
+    },
+    spec: {
+      template: {
+        spec: {
+          domain: { devices: { interfaces: templateSpec?.domain?.devices?.interfaces } },
+          networks: templateSpec?.networks,
+        },
+      },
+    },
+  } as KubeObject;
+}
+
 /**
  * Keeps the pool equal to what persisted objects hold (DESIGN.md §3): rebuilds it from a list of VMs and Pods
  * (metadata only) before the first allocation, commits admitted MACs when the watch shows them persisted, binds
@@ -107,7 +152,8 @@ export class LifecycleController implements OnApplicationBootstrap, OnModuleDest
     const watch = new ResourceWatch<KubeObject>(this.kubeConfig, {
       path,
       accept: watchAccept,
-      list: () => listAll<KubeObject>(this.kubeConfig, path, {}, listAccept),
+      list: () =>
+        listAll<KubeObject>(this.kubeConfig, path, {}, listAccept, kind === 'pod' ? compactPod : compactVm),
       onSync: (items) => this.resync(kind, items),
       onEvent: (type, object) => this.handle(kind, type, object),
       onError: (error) => this.logger.warn(`${kind} watch interrupted, resuming: ${describeError(error)}`),

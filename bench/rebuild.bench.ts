@@ -1,0 +1,218 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildWebhookConfiguration } from '../src/modules/admission/webhook-configuration';
+import { METADATA_ONLY, listAll } from '../src/modules/kube/kube-http';
+import { isConflict } from '../src/modules/kube/kube-errors';
+import { MacAddress } from '../src/modules/pool/mac-address';
+import { POOL_USED_METRIC } from '../src/modules/metrics/metrics.constants';
+import { podWithNetworks, virtualMachine } from '../test/fixtures/objects';
+import { ManagerProcess, buildManager } from '../test/support/manager-process';
+import { benchCluster } from './bench-cluster';
+import { type BenchResult, type BenchSuite, median, secondsSince, settledHeapBytes } from './harness';
+
+const VM_API = { group: 'kubevirt.io', version: 'v1', plural: 'virtualmachines' } as const;
+const SCOPE = 'kubemacpool.io/bench-scope';
+const CONFIGURATION = 'kmp-rebuild';
+const MANAGER_NAMESPACE = 'kmp-rebuild';
+const NAMESPACES = Array.from({ length: 10 }, (_, i) => `bulk-${i}`);
+const CONCURRENCY = 16;
+/** Manager starts per cluster size; the median is reported. */
+const STARTS = 3;
+
+/** 02:dd:00:00:00:00 + offset; pods take offsets from 0, VMs from 0x100000 (two per VM). */
+const RANGE_START = 0x02dd00000000;
+const VM_MAC_BASE = 0x100000;
+
+function mac(offset: number): string {
+  return MacAddress.format(RANGE_START + offset);
+}
+
+function bulkPod(index: number): Record<string, unknown> {
+  return podWithNetworks(`pod-${index}`, JSON.stringify([{ name: 'net1', mac: mac(index) }]));
+}
+
+/** Masquerade on the pod network and one bridge on a Multus network, both with their MAC set. */
+function bulkVm(index: number): Record<string, unknown> {
+  return virtualMachine(
+    `vm-${index}`,
+    [
+      { name: 'default', binding: 'masquerade', macAddress: mac(VM_MAC_BASE + 2 * index) },
+      { name: 'br1', binding: 'bridge', macAddress: mac(VM_MAC_BASE + 2 * index + 1) },
+    ],
+    [{ name: 'default' }, { name: 'br1', multus: 'tenant-a/br1' }],
+  );
+}
+
+/** Runs `task(i)` for i in [from, to) with `CONCURRENCY` requests in flight; retries transient failures. */
+async function createAll(
+  label: string,
+  from: number,
+  to: number,
+  task: (index: number) => Promise<unknown>,
+): Promise<void> {
+  const start = process.hrtime.bigint();
+  let next = from;
+  let done = 0;
+  const total = to - from;
+  const worker = async () => {
+    while (next < to) {
+      const index = next++;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await task(index);
+          break;
+        } catch (error) {
+          // A retried create whose first attempt did reach etcd answers 409: it exists, as intended.
+          if (attempt > 1 && isConflict(error)) break;
+          if (attempt >= 5) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+        }
+      }
+      if (++done % 5000 === 0 || done === total) {
+        const seconds = secondsSince(start);
+        console.error(
+          `rebuild: ${label} ${done}/${total} created (${Math.round(done / seconds)}/s, ${seconds.toFixed(0)} s)`,
+        );
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+}
+
+/** Peak resident set (VmHWM) of a process, in MiB. */
+function peakRssMiB(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmHWM:'));
+  if (line === undefined) throw new Error(`no VmHWM in /proc/${pid}/status`);
+  return Number(line.split(/\s+/)[1]) / 1024;
+}
+
+export const rebuildSuite: BenchSuite = {
+  name: 'rebuild',
+  async run(report) {
+    buildManager();
+    const { plane, kc, core, admission, custom } = await benchCluster();
+    const logDirectory = mkdtempSync(join(tmpdir(), 'kmp-rebuild-bench-'));
+    console.error(`rebuild: manager logs in ${logDirectory}`);
+    const env = {
+      RANGE_START: mac(0),
+      RANGE_END: '02:dd:00:ff:ff:ff',
+      POD_NAMESPACE: MANAGER_NAMESPACE,
+      WEBHOOK_CONFIGURATION_NAME: CONFIGURATION,
+      LOG_LEVEL: 'warn',
+      CA_PROPAGATION_DELAY: '1s',
+    };
+    let manager: ManagerProcess | undefined;
+    let starts = 0;
+
+    /**
+     * The webhook configuration (scoped to the bulk namespaces) exists only while a manager runs: the objects are
+     * created without it, so the API server never calls a webhook for them and no manager needs to be up.
+     */
+    const measure = async (size: string, expectedUsed: number, runs = STARTS) => {
+      const ready: number[] = [];
+      const rss: number[] = [];
+      const heap = { used: NaN, total: NaN };
+      let used = NaN;
+      for (let run = 0; run < runs; run++) {
+        manager = await ManagerProcess.create(env, join(logDirectory, `manager-${++starts}-${size}.log`));
+        await admission.createMutatingWebhookConfiguration({
+          body: buildWebhookConfiguration({
+            name: CONFIGURATION,
+            podsMode: 'opt-out',
+            virtualMachinesMode: 'opt-out',
+            clientConfig: { url: `https://127.0.0.1:${manager.port}` },
+            extraNamespaceSelectorExpressions: [{ key: SCOPE, operator: 'In', values: ['bulk'] }],
+          }),
+        });
+        try {
+          ready.push(await manager.start());
+          rss.push(peakRssMiB(manager.pid!));
+          used = await manager.metric(POOL_USED_METRIC);
+          for (const key of ['used', 'total'] as const)
+            heap[key] = (await manager.metric(`nodejs_heap_size_${key}_bytes`).catch(() => NaN)) / 2 ** 20;
+          if (used !== expectedUsed) {
+            throw new Error(
+              `${POOL_USED_METRIC} is ${used} after the rebuild, expected ${expectedUsed}; log: ${manager.logPath}`,
+            );
+          }
+        } finally {
+          await manager.stop();
+          await admission.deleteMutatingWebhookConfiguration({ name: CONFIGURATION });
+        }
+        console.error(
+          `rebuild: ${size}: ready in ${ready.at(-1)} ms, peak RSS ${rss.at(-1)!.toFixed(1)} MiB, ` +
+            `heap after ready ${heap.used.toFixed(1)} MiB used of ${heap.total.toFixed(1)} MiB`,
+        );
+      }
+      return { readyMs: median(ready), rssMiB: Number(median(rss).toFixed(1)), used };
+    };
+
+    /**
+     * The two lists the rebuild makes, from this process (same pages, same Accept headers): their time, and the heap
+     * their items take while all are held, as the rebuild holds them before it applies them.
+     */
+    const lists = async () => {
+      const before = settledHeapBytes();
+      const start = process.hrtime.bigint();
+      const vms = await listAll(kc, `/apis/${VM_API.group}/${VM_API.version}/${VM_API.plural}`);
+      const pods = await listAll(kc, '/api/v1/pods', {}, METADATA_ONLY);
+      const ms = Math.round(secondsSince(start) * 1000);
+      const heapMiB = Number(((settledHeapBytes() - before) / 2 ** 20).toFixed(1));
+      if (vms.items.length + pods.items.length === 0) throw new Error('the lists came back empty');
+      return { ms, heapMiB };
+    };
+
+    const stage = async (
+      size: string,
+      pods: [number, number],
+      vms: [number, number],
+      targets: { ready?: string; rss?: string },
+    ) => {
+      await createAll(`${size}: pods`, pods[0], pods[1], (i) =>
+        core.createNamespacedPod({ namespace: NAMESPACES[i % NAMESPACES.length], body: bulkPod(i) as never }),
+      );
+      await createAll(`${size}: VMs`, vms[0], vms[1], (i) =>
+        custom.createNamespacedCustomObject({
+          ...VM_API,
+          namespace: NAMESPACES[i % NAMESPACES.length],
+          body: bulkVm(i),
+        }),
+      );
+      const { readyMs, rssMiB, used } = await measure(size, pods[1] + 2 * vms[1]);
+      const results: BenchResult[] = [
+        { bench: `rebuild/ready-ms-${size}`, value: readyMs, unit: 'ms', target: targets.ready },
+        { bench: `rebuild/peak-rss-mib-${size}`, value: rssMiB, unit: 'MiB', target: targets.rss },
+        { bench: `rebuild/pool-used-${size}`, value: used, unit: 'MACs' },
+      ];
+      const listed = await lists();
+      results.push(
+        { bench: `rebuild/list-ms-${size}`, value: listed.ms, unit: 'ms' },
+        { bench: `rebuild/list-heap-mib-${size}`, value: listed.heapMiB, unit: 'MiB' },
+      );
+      results.forEach(report);
+    };
+
+    try {
+      await core.createNamespace({ body: { metadata: { name: MANAGER_NAMESPACE } } });
+      for (const name of NAMESPACES)
+        await core.createNamespace({ body: { metadata: { name, labels: { [SCOPE]: 'bulk' } } } });
+
+      // An empty cluster first: the fixed cost of a start, and the CA and serving certificate Secrets get created,
+      // so the measured starts load them instead of waiting out the CA propagation delay.
+      await measure('warm-up', 0, 1);
+      const empty = await measure('empty', 0);
+      report({ bench: 'rebuild/ready-ms-empty', value: empty.readyMs, unit: 'ms' });
+      report({ bench: 'rebuild/peak-rss-mib-empty', value: empty.rssMiB, unit: 'MiB' });
+
+      await stage('10k-pods-1k-vms', [0, 10_000], [0, 1_000], {});
+      await stage('50k-pods-5k-vms', [10_000, 50_000], [1_000, 5_000], { ready: '<= 10000', rss: '< 300' });
+    } finally {
+      await manager?.stop();
+      await admission.deleteMutatingWebhookConfiguration({ name: CONFIGURATION }).catch(() => undefined);
+      await plane.stop();
+    }
+  },
+};
