@@ -222,7 +222,9 @@ export class ControlPlane {
 
   private launch(name: string, binary: string, args: string[]): void {
     const log = openSync(join(this.directory, `${name}.log`), 'a');
+    // Own process group: a Ctrl-C in the terminal reaches only us, and we stop the components in order.
     const child = spawn(binary, args, {
+      detached: true,
       stdio: [
         'ignore',
         this.options.attachOutput ? 'inherit' : log,

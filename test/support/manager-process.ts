@@ -41,6 +41,7 @@ export class ManagerProcess {
     const started = Date.now();
     const log = openSync(this.logPath, 'a');
     this.child = spawn(process.execPath, [MANAGER_MAIN], {
+      detached: true,
       env: {
         ...process.env,
         WEBHOOK_PORT: String(this.port),
