@@ -18,6 +18,8 @@ export interface ControlPlaneInfo {
   directory: string;
   kubeconfigPath: string;
   server: string;
+  /** etcd's client URL (plain HTTP on loopback), for tests that act on the storage itself (compaction). */
+  etcdUrl: string;
   caPem: string;
   adminToken: string;
   version: string;
@@ -169,6 +171,7 @@ export class ControlPlane {
       directory: this.directory,
       kubeconfigPath,
       server,
+      etcdUrl,
       caPem: pki.ca.certificatePem,
       adminToken: pki.adminToken,
       version: version.gitVersion,

@@ -1,5 +1,5 @@
 import { type KubeConfig } from '@kubernetes/client-node';
-import { createInterface } from 'node:readline';
+import { StringDecoder } from 'node:string_decoder';
 import fetch, { Headers } from 'node-fetch';
 
 /** Asks the API server for objects as metadata only (PartialObjectMetadata): no specs, no status. */
@@ -9,6 +9,8 @@ export const METADATA_ONLY_WATCH =
   'application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io,application/json';
 
 const PAGE_SIZE = 500;
+/** One page of a list, request and body, must arrive within this; a hung list would keep /readyz false forever. */
+const LIST_PAGE_TIMEOUT_MS = 60_000;
 
 function url(kubeConfig: KubeConfig, path: string, query: Record<string, string | undefined>): URL {
   const cluster = kubeConfig.getCurrentCluster();
@@ -19,12 +21,12 @@ function url(kubeConfig: KubeConfig, path: string, query: Record<string, string 
   return target;
 }
 
-async function request(kubeConfig: KubeConfig, target: URL, accept: string) {
+async function request(kubeConfig: KubeConfig, target: URL, accept: string, signal: AbortSignal) {
   const init = await kubeConfig.applyToFetchOptions({});
   // client-node hands back a Headers object (the bearer token is in it): copy it, do not spread it.
   const headers = new Headers(init.headers as never);
   headers.set('Accept', accept);
-  const response = await fetch(target.toString(), { ...init, method: 'GET', headers } as never);
+  const response = await fetch(target.toString(), { ...init, method: 'GET', headers, signal } as never);
   if (response.status !== 200) {
     const error = new Error(`GET ${target.pathname}: HTTP ${response.status} ${await response.text()}`);
     (error as Error & { code: number }).code = response.status;
@@ -53,6 +55,7 @@ export async function listAll<T>(
       kubeConfig,
       url(kubeConfig, path, { ...query, limit: String(PAGE_SIZE), continue: continueToken }),
       accept,
+      AbortSignal.timeout(LIST_PAGE_TIMEOUT_MS),
     );
     const page = (await response.json()) as {
       items?: T[];
@@ -70,10 +73,20 @@ export interface WatchHandle {
   close(): void;
 }
 
+/** How long the server may keep one watch open (client-go's range: 5 to 10 minutes, spread so watches do not align). */
+export function watchTimeoutSeconds(random: () => number = Math.random): number {
+  return 300 + Math.floor(random() * 300);
+}
+
+/** Grace beyond the requested timeout before a silent stream counts as stalled (a half-open connection). */
+const STALL_GRACE_MS = 30_000;
+
 /**
- * Opens a watch stream and calls `onEvent` per line; resolves when the stream ends or is closed, rejects on HTTP
- * or network errors. Like client-node's Watch, but with the Accept header under our control (metadata-only
- * watches). `onOpen` receives the handle as soon as the stream is open.
+ * Opens a watch stream and calls `onEvent` per line. Resolves when the server ends the stream or close() was called;
+ * rejects on HTTP or network errors (a reset connection included), and when the stream outlives the requested
+ * `timeoutSeconds` by STALL_GRACE_MS (the server always ends it by then, so silence means the connection is dead).
+ * Like client-node's Watch, but with the Accept header under our control (metadata-only watches). `onOpen` receives
+ * the handle before the request is sent, so close() also cancels a watch still connecting.
  */
 export async function watchStream(
   kubeConfig: KubeConfig,
@@ -82,23 +95,56 @@ export async function watchStream(
   accept: string,
   onOpen: (handle: WatchHandle) => void,
   onEvent: (type: string, object: unknown) => void,
+  timeoutSeconds = watchTimeoutSeconds(),
+  graceMs = STALL_GRACE_MS,
 ): Promise<void> {
-  const response = await request(kubeConfig, url(kubeConfig, path, { ...query, watch: 'true' }), accept);
-  const body = response.body as NodeJS.ReadableStream & { destroy(): void };
-  const lines = createInterface({ input: body, crlfDelay: Infinity });
-  await new Promise<void>((resolve, reject) => {
-    body.on('error', reject);
-    lines.on('close', resolve);
-    lines.on('line', (line) => {
-      if (line.length === 0) return;
-      let event: { type: string; object: unknown };
-      try {
-        event = JSON.parse(line) as { type: string; object: unknown };
-      } catch {
-        return;
-      }
-      onEvent(event.type, event.object);
-    });
-    onOpen({ close: () => body.destroy() });
+  const controller = new AbortController();
+  let closed = false;
+  let stalled = false;
+  const deadline = setTimeout(
+    () => {
+      stalled = true;
+      controller.abort();
+    },
+    timeoutSeconds * 1000 + graceMs,
+  );
+  onOpen({
+    close: () => {
+      closed = true;
+      controller.abort();
+    },
   });
+  try {
+    const target = url(kubeConfig, path, { ...query, watch: 'true', timeoutSeconds: String(timeoutSeconds) });
+    const response = await request(kubeConfig, target, accept, controller.signal);
+    const decoder = new StringDecoder('utf8');
+    let partial = '';
+    for await (const chunk of response.body as AsyncIterable<Buffer>) {
+      const lines = (partial + decoder.write(chunk)).split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) {
+        const event = parseEvent(line);
+        if (event !== undefined) onEvent(event.type, event.object);
+      }
+    }
+  } catch (error) {
+    if (closed) return;
+    if (stalled)
+      throw new Error(`watch ${path}: no end of stream ${timeoutSeconds} s + ${graceMs} ms after it opened`, {
+        cause: error,
+      });
+    throw error;
+  } finally {
+    clearTimeout(deadline);
+  }
+}
+
+function parseEvent(line: string): { type: string; object: unknown } | undefined {
+  if (line.trim().length === 0) return undefined;
+  try {
+    const event = JSON.parse(line) as { type?: unknown; object?: unknown };
+    return typeof event.type === 'string' ? { type: event.type, object: event.object } : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -6,6 +6,11 @@ export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 export interface ListResult<T> {
   items: T[];
   resourceVersion: string;
+  /**
+   * The collection does not exist (its CRD is not installed): `items` is empty, there is nothing to watch, and the
+   * list is tried again every `absentPollMs`.
+   */
+  absent?: boolean;
 }
 
 export interface ResourceWatchOptions<T> {
@@ -24,6 +29,11 @@ export interface ResourceWatchOptions<T> {
   /** First retry delay after an error; doubles up to maxBackoffMs. */
   backoffMs?: number;
   maxBackoffMs?: number;
+  /** How often an absent collection is listed again (30 s). */
+  absentPollMs?: number;
+  /** Passed to watchStream (tests): the server-side timeout of each watch and the grace before a stall is declared. */
+  watchTimeoutSeconds?: number;
+  stallGraceMs?: number;
 }
 
 interface KubeStatus {
@@ -31,17 +41,25 @@ interface KubeStatus {
   code?: number;
 }
 
+/** How a watch stream ended. */
+type WatchOutcome = 'ended' | 'gone' | 'failed';
+
+/** A stream that ends sooner than this after opening counts as a failure, so a misbehaving server is not hammered. */
+const MIN_HEALTHY_STREAM_MS = 1_000;
+
 /**
- * List, then watch from the list's resourceVersion; resume from the last seen version when the server ends the
- * stream; list again on 410 Gone or any error, with exponential back-off. Never stops on its own: client-node's
- * informer stops for good on non-410 errors (LIBRARIES.md §2.3), which would silently freeze our view.
+ * List, then watch from the list's resourceVersion, like client-go's reflector. When the server ends the stream
+ * (its timeout) or the connection breaks, watch again from the last version seen; list again on 410 Gone, an ERROR
+ * event, or an HTTP error; retry failures with exponential back-off. Never stops on its own: client-node's informer
+ * stops for good on non-410 errors (LIBRARIES.md §2.3), which would silently freeze our view.
  */
 export class ResourceWatch<T extends { metadata?: { resourceVersion?: string } }> {
   private stream: WatchHandle | undefined;
   private stopped = false;
-  private resourceVersion: string | undefined;
+  private resourceVersion = '';
   private failures = 0;
-  private retryTimer: NodeJS.Timeout | undefined;
+  private wake: (() => void) | undefined;
+  private sleepTimer: NodeJS.Timeout | undefined;
   private synced: (() => void) | undefined;
 
   constructor(
@@ -56,95 +74,113 @@ export class ResourceWatch<T extends { metadata?: { resourceVersion?: string } }
   start(): Promise<void> {
     return new Promise((resolveSynced) => {
       this.synced = resolveSynced;
-      this.relist().then(
-        () => void this.watch(),
-        (error: unknown) => {
-          this.options.onError?.(error);
-          this.retryAfterFailure(true);
-        },
-      );
+      void this.run();
     });
   }
 
   stop(): void {
     this.stopped = true;
-    clearTimeout(this.retryTimer);
+    clearTimeout(this.sleepTimer);
+    this.wake?.();
     this.stream?.close();
   }
 
-  private async relist(): Promise<void> {
-    const { items, resourceVersion } = await this.options.list();
-    this.resourceVersion = resourceVersion;
-    await this.options.onSync(items);
-    this.synced?.();
-    this.synced = undefined;
+  private async run(): Promise<void> {
+    let listNeeded = true;
+    while (!this.stopped) {
+      try {
+        if (listNeeded) {
+          const absent = await this.relist();
+          if (absent) {
+            await this.sleep(this.options.absentPollMs ?? 30_000);
+            continue;
+          }
+          listNeeded = false;
+        }
+        const opened = Date.now();
+        const outcome = await this.watchOnce();
+        if (outcome === 'gone') {
+          listNeeded = true; // the version we hold is compacted away: list again at once
+        } else if (outcome === 'failed') {
+          listNeeded = true;
+          await this.backOff();
+        } else if (Date.now() - opened < MIN_HEALTHY_STREAM_MS) {
+          await this.backOff();
+        } else {
+          this.failures = 0;
+        }
+      } catch (error) {
+        if (this.stopped) return;
+        this.options.onError?.(error);
+        // An HTTP error (403, 404, 500…) may mean our view is wrong: list again. A broken connection resumes.
+        if (typeof (error as { code?: unknown }).code === 'number') listNeeded = true;
+        await this.backOff();
+      }
+    }
   }
 
-  private async watch(): Promise<void> {
-    if (this.stopped) return;
-    let gone = false;
-    let failed = false;
-    try {
-      await watchStream(
-        this.kubeConfig,
-        this.options.path,
-        { ...this.options.query, resourceVersion: this.resourceVersion, allowWatchBookmarks: 'true' },
-        this.options.accept ?? 'application/json',
-        (handle) => {
-          this.stream = handle;
-          if (this.stopped) handle.close();
-        },
-        (type, raw) => {
-          const object = raw as T & KubeStatus;
-          if (type === 'ERROR') {
-            gone = object.code === 410;
-            failed = !gone;
-            if (failed)
-              this.options.onError?.(new Error(`watch ${this.options.path}: ${JSON.stringify(object)}`));
-            this.stream?.close();
-            return;
-          }
-          const version = object.metadata?.resourceVersion;
-          if (version !== undefined) this.resourceVersion = version;
-          if (type === 'BOOKMARK') return;
+  /** Lists and hands the result to onSync; returns true when the collection does not exist. */
+  private async relist(): Promise<boolean> {
+    const { items, resourceVersion, absent = false } = await this.options.list();
+    if (this.stopped) return false;
+    this.resourceVersion = resourceVersion;
+    await this.options.onSync(items);
+    this.failures = 0;
+    this.synced?.();
+    this.synced = undefined;
+    return absent;
+  }
+
+  private async watchOnce(): Promise<WatchOutcome> {
+    let outcome: WatchOutcome = 'ended';
+    await watchStream(
+      this.kubeConfig,
+      this.options.path,
+      { ...this.options.query, resourceVersion: this.resourceVersion, allowWatchBookmarks: 'true' },
+      this.options.accept ?? 'application/json',
+      (handle) => {
+        this.stream = handle;
+        if (this.stopped) handle.close();
+      },
+      (type, raw) => {
+        if (outcome !== 'ended') return;
+        const object = raw as T & KubeStatus;
+        if (type === 'ERROR') {
+          outcome = object.code === 410 ? 'gone' : 'failed';
+          if (outcome === 'failed')
+            this.options.onError?.(new Error(`watch ${this.options.path}: ${JSON.stringify(object)}`));
+          this.stream?.close();
+          return;
+        }
+        const version = object.metadata?.resourceVersion;
+        if (version !== undefined) this.resourceVersion = version;
+        if (type === 'BOOKMARK') return;
+        try {
           void Promise.resolve(this.options.onEvent(type as WatchEventType, object)).catch((error: unknown) =>
             this.options.onError?.(error),
           );
-        },
-      );
-    } catch (error) {
-      if (this.stopped) return;
-      this.options.onError?.(error);
-      failed = true;
-    }
-    if (this.stopped) return;
-    if (gone || failed) {
-      // 410 Gone, an error event or a broken stream: list again before watching (with back-off on errors).
-      this.retryAfterFailure(true);
-    } else {
-      // The server ended the stream normally (its watch timeout): resume from the last version seen.
-      this.failures = 0;
-      void this.watch();
-    }
+        } catch (error) {
+          this.options.onError?.(error);
+        }
+      },
+      this.options.watchTimeoutSeconds,
+      this.options.stallGraceMs,
+    );
+    return outcome;
   }
 
-  private retryAfterFailure(relist: boolean): void {
+  private backOff(): Promise<void> {
     const base = this.options.backoffMs ?? 500;
     const delay = Math.min(base * 2 ** this.failures, this.options.maxBackoffMs ?? 30_000);
     this.failures++;
-    this.retryTimer = setTimeout(() => {
-      if (this.stopped) return;
-      const next = relist ? this.relist() : Promise.resolve();
-      next.then(
-        () => {
-          this.failures = 0;
-          void this.watch();
-        },
-        (error: unknown) => {
-          this.options.onError?.(error);
-          this.retryAfterFailure(true);
-        },
-      );
-    }, delay);
+    return this.sleep(delay);
+  }
+
+  /** A delay that stop() cuts short. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.wake = resolve;
+      this.sleepTimer = setTimeout(resolve, ms);
+    });
   }
 }

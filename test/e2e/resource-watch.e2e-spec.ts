@@ -1,0 +1,148 @@
+import { CoreV1Api, type KubeConfig, type V1ObjectMeta } from '@kubernetes/client-node';
+import { listAll } from '../../src/modules/kube/kube-http';
+import {
+  type ListResult,
+  ResourceWatch,
+  type ResourceWatchOptions,
+} from '../../src/modules/kube/resource-watch';
+import { adminKubeConfig, controlPlaneInfo, createTestNamespace } from '../support/cluster';
+import { FaultProxy } from '../support/fault-proxy';
+import { waitUntil } from '../support/webhook';
+
+const kc = adminKubeConfig();
+const core = kc.makeApiClient(CoreV1Api);
+
+type KubeObject = { metadata?: V1ObjectMeta };
+
+/** A ResourceWatch on one collection that records what it was told. */
+class RecordingWatch {
+  readonly events: string[] = [];
+  readonly errors: string[] = [];
+  lists = 0;
+  private readonly watch: ResourceWatch<KubeObject>;
+
+  constructor(
+    kubeConfig: KubeConfig,
+    path: string,
+    options: Partial<ResourceWatchOptions<KubeObject>> & {
+      adjustList?: (result: ListResult<KubeObject>, count: number) => ListResult<KubeObject>;
+    } = {},
+  ) {
+    this.watch = new ResourceWatch<KubeObject>(kubeConfig, {
+      path,
+      list: async () => {
+        const result = await listAll<KubeObject>(kubeConfig, path);
+        this.lists++;
+        return options.adjustList?.(result, this.lists) ?? result;
+      },
+      onSync: () => undefined,
+      onEvent: (type, object) => void this.events.push(`${type} ${object.metadata?.name}`),
+      onError: (error) => void this.errors.push(String(error)),
+      backoffMs: 100,
+      maxBackoffMs: 500,
+      ...options,
+    });
+  }
+
+  start = () => this.watch.start();
+  stop = () => this.watch.stop();
+
+  sees(event: string, timeoutMs = 20_000): Promise<true> {
+    return waitUntil(
+      `the watch to see ${event}`,
+      async () => this.events.includes(event) || undefined,
+      timeoutMs,
+    );
+  }
+}
+
+const configMaps = (namespace: string) => `/api/v1/namespaces/${namespace}/configmaps`;
+
+async function createConfigMap(namespace: string, name: string): Promise<void> {
+  await core.createNamespacedConfigMap({ namespace, body: { metadata: { name }, data: { k: name } } });
+}
+
+/** Compacts etcd to its current revision, as the API server does every five minutes. */
+async function compactEtcd(): Promise<void> {
+  const { etcdUrl } = controlPlaneInfo();
+  const status = (await (
+    await fetch(`${etcdUrl}/v3/maintenance/status`, { method: 'POST', body: '{}' })
+  ).json()) as {
+    header: { revision: string };
+  };
+  const response = await fetch(`${etcdUrl}/v3/kv/compaction`, {
+    method: 'POST',
+    body: JSON.stringify({ revision: status.header.revision, physical: true }),
+  });
+  expect(response.status).toBe(200);
+}
+
+describe('ResourceWatch against the real kube-apiserver', () => {
+  let proxy: FaultProxy;
+  let watch: RecordingWatch | undefined;
+
+  beforeEach(async () => {
+    proxy = await FaultProxy.start(kc.getCurrentCluster()!.server);
+  });
+
+  afterEach(async () => {
+    watch?.stop();
+    watch = undefined;
+    await proxy.stop();
+  });
+
+  it('lists again when the API server answers 410 Gone, and goes on watching', async () => {
+    const namespace = await createTestNamespace('watch-gone');
+    // Events bypass the API server's watch cache, so a watch from a compacted revision reaches etcd and gets 410
+    // Gone. The first list claims resourceVersion 1, which the compaction has just removed.
+    await compactEtcd();
+    watch = new RecordingWatch(kc, `/api/v1/namespaces/${namespace}/events`, {
+      adjustList: (result, count) => (count === 1 ? { ...result, resourceVersion: '1' } : result),
+    });
+    await watch.start();
+    await waitUntil('a second list', async () => watch!.lists >= 2 || undefined);
+    await core.createNamespacedEvent({
+      namespace,
+      body: {
+        metadata: { name: 'after-gone' },
+        involvedObject: { kind: 'ConfigMap', namespace, name: 'anything' },
+        reason: 'Test',
+        message: 'written after the 410',
+      },
+    });
+    await watch.sees('ADDED after-gone');
+    expect(watch.errors).toEqual([]);
+  });
+
+  it('survives a reset connection and resumes from the last version without listing again', async () => {
+    const namespace = await createTestNamespace('watch-reset');
+    watch = new RecordingWatch(proxy.kubeConfig(kc), configMaps(namespace));
+    await watch.start();
+    await createConfigMap(namespace, 'before-reset');
+    await watch.sees('ADDED before-reset');
+
+    proxy.reset();
+    await createConfigMap(namespace, 'after-reset');
+    await watch.sees('ADDED after-reset');
+    expect(watch.errors.length).toBeGreaterThan(0);
+    expect(watch.lists).toBe(1);
+    expect(watch.events.filter((e) => e === 'ADDED before-reset')).toHaveLength(1);
+  });
+
+  it('gives up on a connection that went silent and watches again', async () => {
+    const namespace = await createTestNamespace('watch-stall');
+    // The server ends each watch after 2 s; a stream still open 0.5 s later is dead.
+    watch = new RecordingWatch(proxy.kubeConfig(kc), configMaps(namespace), {
+      watchTimeoutSeconds: 2,
+      stallGraceMs: 500,
+    });
+    await watch.start();
+    await createConfigMap(namespace, 'before-freeze');
+    await watch.sees('ADDED before-freeze');
+
+    proxy.freeze();
+    await createConfigMap(namespace, 'after-freeze');
+    await watch.sees('ADDED after-freeze');
+    expect(watch.errors.some((e) => e.includes('no end of stream'))).toBe(true);
+  });
+});
