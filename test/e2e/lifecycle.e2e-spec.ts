@@ -1,6 +1,14 @@
-import { AdmissionregistrationV1Api, CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
+import {
+  AdmissionregistrationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  type V1Pod,
+} from '@kubernetes/client-node';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { type AddressInfo } from 'node:net';
 import { createServer } from 'node:https';
 import { join } from 'node:path';
@@ -11,8 +19,10 @@ import { MacAddress } from '../../src/modules/pool/mac-address';
 import { podWithNetworks, virtualMachine } from '../fixtures/objects';
 import { REPO_ROOT } from '../support/binaries';
 import { adminKubeConfig, controlPlaneInfo, createTestNamespace } from '../support/cluster';
+import { ControlPlane } from '../support/control-plane';
+import { FaultProxy } from '../support/fault-proxy';
 import { ManagerProcess, buildManager } from '../support/manager-process';
-import { VM_API, apiErrorMessage, waitUntil } from '../support/webhook';
+import { VM_API, apiErrorMessage, sleep, waitUntil } from '../support/webhook';
 
 const kc = adminKubeConfig();
 const core = kc.makeApiClient(CoreV1Api);
@@ -52,18 +62,33 @@ async function inParallel<T, R>(
   return results;
 }
 
-/** The manager as its own process, with the real webhook configuration scoped to this file's namespaces. */
+/**
+ * The manager as its own process, with the real webhook configuration scoped to this environment's namespaces. By
+ * default on the shared control plane; `cluster` names another one (its admin KubeConfig and the file the manager
+ * reads, which may point through a FaultProxy).
+ */
 class LifecycleEnvironment {
   readonly scope = randomBytes(4).toString('hex');
   readonly configurationName = `kmp-life-${this.scope}`;
   managerNamespace = '';
   manager!: ManagerProcess;
 
+  constructor(
+    private readonly cluster: { kubeConfig: KubeConfig; kubeconfigPath: string } = {
+      kubeConfig: kc,
+      kubeconfigPath: controlPlaneInfo().kubeconfigPath,
+    },
+  ) {}
+
+  private get admission() {
+    return this.cluster.kubeConfig.makeApiClient(AdmissionregistrationV1Api);
+  }
+
   async start(env: Record<string, string>): Promise<void> {
-    this.managerNamespace = await createTestNamespace('kmp-life-manager');
+    this.managerNamespace = await createTestNamespace('kmp-life-manager', {}, this.cluster.kubeConfig);
     this.manager = await ManagerProcess.create(
       {
-        KUBECONFIG: controlPlaneInfo().kubeconfigPath,
+        KUBECONFIG: this.cluster.kubeconfigPath,
         POD_NAMESPACE: this.managerNamespace,
         WEBHOOK_CONFIGURATION_NAME: this.configurationName,
         CA_PROPAGATION_DELAY: '1s',
@@ -72,7 +97,7 @@ class LifecycleEnvironment {
       },
       join(controlPlaneInfo().directory, `manager-${this.scope}.log`),
     );
-    await admission.createMutatingWebhookConfiguration({
+    await this.admission.createMutatingWebhookConfiguration({
       body: buildWebhookConfiguration({
         name: this.configurationName,
         podsMode: 'opt-out',
@@ -86,11 +111,11 @@ class LifecycleEnvironment {
   }
 
   namespace(prefix: string): Promise<string> {
-    return createTestNamespace(prefix, { [SCOPE]: this.scope });
+    return createTestNamespace(prefix, { [SCOPE]: this.scope }, this.cluster.kubeConfig);
   }
 
   async stop(): Promise<void> {
-    await admission
+    await this.admission
       .deleteMutatingWebhookConfiguration({ name: this.configurationName })
       .catch(() => undefined);
     await this.manager?.stop();
@@ -99,6 +124,7 @@ class LifecycleEnvironment {
   used = () => this.manager.metric('kubemacpool_pool_used');
   pending = () => this.manager.metric('kubemacpool_pool_entries', '{state="pending"}');
   committed = () => this.manager.metric('kubemacpool_pool_entries', '{state="committed"}');
+  shared = () => this.manager.metric('kubemacpool_pool_shared_macs');
 
   /** Waits until the pool shows `used` MACs, none pending. */
   settled(used: number, timeoutMs = 30_000): Promise<true> {
@@ -140,7 +166,21 @@ describe('allocation life cycle with the manager as its own process', () => {
     await env.settled(500);
 
     await env.manager.kill();
+    // While the manager is down, a VM of an old Kubemacpool (legacy finalizer) is deleted and sticks: the restarted
+    // manager must free it from its list, since no watch event will come for it. Its namespace is not served by our
+    // webhook, so creating it needs no manager.
+    const elsewhere = await createTestNamespace('life-legacy');
+    const legacy = simpleVm('legacy');
+    (legacy.metadata as { finalizers?: string[] }).finalizers = ['k8s.v1.cni.cncf.io/kubeMacPool'];
+    await custom.createNamespacedCustomObject({ ...VM_API, namespace: elsewhere, body: legacy });
+    await custom.deleteNamespacedCustomObject({ ...VM_API, namespace: elsewhere, name: 'legacy' });
     await env.manager.start();
+    await waitUntil('the legacy VM to be gone', () =>
+      custom.getNamespacedCustomObject({ ...VM_API, namespace: elsewhere, name: 'legacy' }).then(
+        () => undefined,
+        (error: unknown) => ((error as { code?: number }).code === 404 ? true : undefined),
+      ),
+    );
     expect(await env.used()).toBe(500);
     expect(await env.committed()).toBe(500);
     expect(await env.pending()).toBe(0);
@@ -161,6 +201,29 @@ describe('allocation life cycle with the manager as its own process', () => {
     expect(new Set(all).size).toBe(1500);
     await env.settled(1500);
   }, 240_000);
+
+  it('keeps and counts a duplicate MAC across a restart, and frees it only when both holders are gone', async () => {
+    const namespace = await env.namespace('life-duplicate');
+    const before = await env.used();
+    const first = await core.createNamespacedPod({ namespace, body: podWithNetworks('first', 'net1') });
+    const mac = podMacs(first)[0];
+    // The Warn policy admits a requested MAC another object holds.
+    const duplicate = podWithNetworks('second', JSON.stringify([{ name: 'net1', mac }]));
+    await core.createNamespacedPod({ namespace, body: duplicate });
+    await env.settled(before + 1);
+    expect(await env.shared()).toBe(1);
+
+    await env.manager.kill();
+    await env.manager.start();
+    expect(await env.used()).toBe(before + 1);
+    expect(await env.shared()).toBe(1);
+
+    await core.deleteNamespacedPod({ namespace, name: 'first' });
+    await waitUntil('one holder left', async () => ((await env.shared()) === 0 ? true : undefined));
+    expect(await env.used()).toBe(before + 1);
+    await core.deleteNamespacedPod({ namespace, name: 'second' });
+    await env.settled(before);
+  });
 
   it('commits generateName pods and VMs under their real names and releases them on deletion', async () => {
     const namespace = await env.namespace('life-generate');
@@ -279,6 +342,95 @@ describe('a small range and day-2 range changes', () => {
     );
     expect(await env.manager.metric('kubemacpool_pool_size')).toBe(16);
   });
+});
+
+describe('when the manager’s watches lag behind the API server', () => {
+  let proxy: FaultProxy;
+  let directory: string;
+  let env: LifecycleEnvironment;
+  beforeAll(async () => {
+    // The manager reaches the API server through a proxy whose open connections can be frozen; the API server still
+    // calls the webhook directly, and new connections (the sweep's lists) go through.
+    proxy = await FaultProxy.start(controlPlaneInfo().server);
+    directory = mkdtempSync(join(tmpdir(), 'kmp-lag-'));
+    const kubeconfigPath = join(directory, 'kubeconfig');
+    writeFileSync(kubeconfigPath, proxy.kubeConfig(kc).exportConfig());
+    env = new LifecycleEnvironment({ kubeConfig: kc, kubeconfigPath });
+    await env.start({ RANGE_START: '02:e4:00:00:00:00', RANGE_END: '02:e4:00:00:ff:ff', WAIT_TIME: '2' });
+  });
+  afterAll(async () => {
+    await env.stop();
+    await proxy.stop();
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  it('keeps the MACs of generateName objects the watch has not shown by their deadline', async () => {
+    const namespace = await env.namespace('life-lag');
+    proxy.freeze();
+    const pod = await core.createNamespacedPod({ namespace, body: podWithNetworks('', 'net1') });
+    const vm = (await custom.createNamespacedCustomObject({
+      ...VM_API,
+      namespace,
+      body: simpleVm(''),
+    })) as Vm;
+    expect(await env.pending()).toBe(2);
+    // Past the deadline (2 s) the sweep lists the namespace afresh and finds both objects holding their MACs.
+    await env.settled(2, 20_000);
+    await sleep(6_000); // another sweep or two: nothing may be released
+    expect(await env.used()).toBe(2);
+    expect(await env.committed()).toBe(2);
+    // A second object gets a MAC neither of them holds.
+    const other = await core.createNamespacedPod({ namespace, body: podWithNetworks('', 'net1') });
+    expect([...podMacs(pod), ...vmMacs(vm)]).not.toContain(podMacs(other)[0]);
+  }, 60_000);
+});
+
+describe('a cluster without KubeVirt', () => {
+  let plane: ControlPlane;
+  let crds: string;
+  let env: LifecycleEnvironment;
+  beforeAll(async () => {
+    crds = mkdtempSync(join(tmpdir(), 'kmp-crds-'));
+    copyFileSync(
+      join(REPO_ROOT, 'k8s', 'crds', 'multus-network-attachment-definitions.yaml'),
+      join(crds, 'multus-network-attachment-definitions.yaml'),
+    );
+    plane = await ControlPlane.start({ crdDirectory: crds, controllerManager: false });
+    env = new LifecycleEnvironment({
+      kubeConfig: ControlPlane.kubeConfig(plane.info),
+      kubeconfigPath: plane.info.kubeconfigPath,
+    });
+    await env.start({ RANGE_START: '02:e5:00:00:00:00', RANGE_END: '02:e5:00:00:ff:ff' });
+  }, 120_000);
+  afterAll(async () => {
+    await env?.stop();
+    await plane?.stop();
+    rmSync(crds, { recursive: true, force: true });
+  });
+
+  it('becomes ready and serves pods, then tracks VMs once the CRD is installed', async () => {
+    const kubeConfig = ControlPlane.kubeConfig(plane.info);
+    const namespace = await env.namespace('no-kubevirt');
+    const pod = await kubeConfig
+      .makeApiClient(CoreV1Api)
+      .createNamespacedPod({ namespace, body: podWithNetworks('p', 'net1') });
+    expect(podMacs(pod)).toHaveLength(1);
+    await env.settled(1);
+
+    rmSync(join(crds, 'multus-network-attachment-definitions.yaml'));
+    copyFileSync(
+      join(REPO_ROOT, 'k8s', 'crds', 'kubevirt-virtualmachines.yaml'),
+      join(crds, 'kubevirt-virtualmachines.yaml'),
+    );
+    await plane.installCrds(crds);
+    const vm = await waitUntil('the VirtualMachine API', () =>
+      kubeConfig
+        .makeApiClient(CustomObjectsApi)
+        .createNamespacedCustomObject({ ...VM_API, namespace, body: simpleVm('vm') }),
+    );
+    expect(vmMacs(vm)).toHaveLength(1);
+    await env.settled(2, 30_000);
+  }, 90_000);
 });
 
 describe('npm run demo', () => {

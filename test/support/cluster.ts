@@ -21,9 +21,10 @@ export function adminKubeConfig(): KubeConfig {
 export async function createTestNamespace(
   prefix: string,
   labels: Record<string, string> = {},
+  kubeConfig: KubeConfig = adminKubeConfig(),
 ): Promise<string> {
   const name = `${prefix}-${randomBytes(4).toString('hex')}`;
-  await adminKubeConfig()
+  await kubeConfig
     .makeApiClient(CoreV1Api)
     .createNamespace({ body: { metadata: { name, labels: { 'kubemacpool.io/test': 'true', ...labels } } } });
   return name;

@@ -1,6 +1,5 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import {
-  CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
   PatchStrategy,
@@ -12,19 +11,32 @@ import { isObject } from '../admission/mutation';
 import { ReadinessService } from '../health/readiness.service';
 import { describeError, isNotFound } from '../kube/kube-errors';
 import { METADATA_ONLY, METADATA_ONLY_WATCH, listAll } from '../kube/kube-http';
-import { ResourceWatch, type WatchEventType } from '../kube/resource-watch';
+import { type ListResult, ResourceWatch, type WatchEventType } from '../kube/resource-watch';
 import { VIRTUAL_MACHINES_API } from '../kubevirt/kubevirt.constants';
 import { persistedTimestamp, virtualMachineMacs } from '../kubevirt/virtual-machine-mutator';
 import { podMacs } from '../pods/pod-macs';
 import { vmiOwnerName } from '../pods/pod-mutator';
+import { type PoolEntry } from '../pool/owner-index';
 import { PoolService } from '../pool/pool.service';
 import { type ObservedMac, PoolReconciler, isProvisionalOwner } from './pool-reconciler';
 
 /** KubeVirt's legacy finalizer, still on VMs from old Kubemacpool versions; removed so those VMs can be deleted. */
 export const LEGACY_FINALIZER = 'k8s.v1.cni.cncf.io/kubeMacPool';
 const SWEEP_INTERVAL_MS = 5_000;
+/** Without KubeVirt, how often the VirtualMachine collection is looked for again. */
+const KUBEVIRT_POLL_MS = 10_000;
+/** A namespace whose sweep list failed is tried again after 5 s, doubling up to 5 minutes. */
+const SWEEP_RETRY_MAX_MS = 300_000;
 
 type Kind = 'pod' | 'vm';
+
+/** The API path of a kind's objects, cluster-wide or in one namespace. */
+function collectionPath(kind: Kind, namespace?: string): string {
+  const base =
+    kind === 'pod' ? '/api/v1' : `/apis/${VIRTUAL_MACHINES_API.group}/${VIRTUAL_MACHINES_API.version}`;
+  const plural = kind === 'pod' ? 'pods' : VIRTUAL_MACHINES_API.plural;
+  return namespace === undefined ? `${base}/${plural}` : `${base}/namespaces/${namespace}/${plural}`;
+}
 
 /** What the pool needs of one persisted object; kept instead of the object (100k pods must not mean 100k specs). */
 interface Observed {
@@ -99,6 +111,11 @@ export class LifecycleController implements OnApplicationBootstrap, OnModuleDest
   private sweepTimer: NodeJS.Timeout | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Full lists in flight (from list to onSync): the sweep waits, so a relist never undoes what it settled. */
+  private listing = 0;
+  /** Per `<kind>/<namespace>` whose sweep list failed: consecutive failures and when to try again. */
+  private readonly sweepRetry = new Map<string, { failures: number; at: number }>();
+  private kubevirtAbsent = false;
 
   constructor(
     private readonly kubeConfig: KubeConfig,
@@ -116,7 +133,7 @@ export class LifecycleController implements OnApplicationBootstrap, OnModuleDest
 
   onModuleDestroy(): void {
     this.stopped = true;
-    clearInterval(this.sweepTimer);
+    clearTimeout(this.sweepTimer);
     clearTimeout(this.resyncTimer);
     for (const watch of this.watches) watch.stop();
   }
@@ -124,11 +141,10 @@ export class LifecycleController implements OnApplicationBootstrap, OnModuleDest
   private async start(): Promise<void> {
     const started = Date.now();
     await this.scope.synced;
-    const vms = this.watch(
-      'vm',
-      `/apis/${VIRTUAL_MACHINES_API.group}/${VIRTUAL_MACHINES_API.version}/virtualmachines`,
-    );
-    const pods = this.watch('pod', '/api/v1/pods', METADATA_ONLY, METADATA_ONLY_WATCH);
+    // Before the lists: a label or selector change while they run re-applies what was already listed.
+    this.scope.onChange(() => this.scheduleResync());
+    const vms = this.watch('vm', collectionPath('vm'));
+    const pods = this.watch('pod', collectionPath('pod'), METADATA_ONLY, METADATA_ONLY_WATCH);
     // VMs first: a virt-launcher pod is skipped when its VM exists.
     await vms.start();
     await pods.start();
@@ -139,8 +155,7 @@ export class LifecycleController implements OnApplicationBootstrap, OnModuleDest
       `pool rebuilt in ${Date.now() - started} ms from ${this.objects.vm.size} VMs and ${this.objects.pod.size} pods:` +
         ` ${stats.used} MACs used in the range, ${stats.outOfRange} outside it, ${stats.shared} shared`,
     );
-    this.scope.onChange(() => this.scheduleResync());
-    this.sweepTimer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
+    this.scheduleSweep();
   }
 
   private watch(
@@ -152,14 +167,56 @@ export class LifecycleController implements OnApplicationBootstrap, OnModuleDest
     const watch = new ResourceWatch<KubeObject>(this.kubeConfig, {
       path,
       accept: watchAccept,
-      list: () =>
-        listAll<KubeObject>(this.kubeConfig, path, {}, listAccept, kind === 'pod' ? compactPod : compactVm),
-      onSync: (items) => this.resync(kind, items),
+      list: async () => {
+        this.listing++;
+        try {
+          return await this.list(kind, path, listAccept);
+        } catch (error) {
+          this.listing--;
+          throw error;
+        }
+      },
+      onSync: (items) => {
+        try {
+          this.resync(kind, items);
+        } finally {
+          this.listing--;
+        }
+      },
       onEvent: (type, object) => this.handle(kind, type, object),
       onError: (error) => this.logger.warn(`${kind} watch interrupted, resuming: ${describeError(error)}`),
+      absentPollMs: KUBEVIRT_POLL_MS,
     });
     this.watches.push(watch);
     return watch;
+  }
+
+  /**
+   * Lists one kind, reduced to what the life cycle reads. Without KubeVirt the VirtualMachine collection does not
+   * exist: that is an empty list, not an error, so a Multus-only cluster gets a ready manager (the list is tried
+   * again every KUBEVIRT_POLL_MS, and VMs are watched once the CRD is installed).
+   */
+  private async list(kind: Kind, path: string, accept?: string): Promise<ListResult<KubeObject>> {
+    try {
+      const result = await listAll<KubeObject>(
+        this.kubeConfig,
+        path,
+        {},
+        accept,
+        kind === 'pod' ? compactPod : compactVm,
+      );
+      if (kind === 'vm' && this.kubevirtAbsent) {
+        this.kubevirtAbsent = false;
+        this.logger.log('KubeVirt VirtualMachines are served now: watching them');
+      }
+      return result;
+    } catch (error) {
+      if (kind !== 'vm' || !isNotFound(error)) throw error;
+      if (!this.kubevirtAbsent)
+        this.logger.log(`KubeVirt is not installed (${path} is not served): no VirtualMachines to track`);
+      this.kubevirtAbsent = true;
+      return { items: [], resourceVersion: '', absent: true };
+    }
   }
 
   private ownerOf(kind: Kind, object: KubeObject): string | undefined {
@@ -190,7 +247,7 @@ export class LifecycleController implements OnApplicationBootstrap, OnModuleDest
     if (owner === undefined) return;
     if (type === 'DELETED') {
       this.objects[kind].delete(owner);
-      const released = this.reconciler.forget(owner);
+      const released = this.reconciler.deleted(owner);
       if (released > 0) this.logger.debug(`${owner} deleted: released ${released} MAC(s)`);
       return;
     }
@@ -223,6 +280,7 @@ export class LifecycleController implements OnApplicationBootstrap, OnModuleDest
     for (const item of items) {
       const owner = this.ownerOf(kind, item);
       if (owner !== undefined) present.set(owner, this.observed(kind, item));
+      if (kind === 'vm') this.removeLegacyFinalizer(item);
     }
     this.objects[kind] = present;
     for (const [owner, observed] of present) this.apply(kind, owner, observed);
@@ -245,53 +303,71 @@ export class LifecycleController implements OnApplicationBootstrap, OnModuleDest
     }, 100);
   }
 
+  /** Sweeps one after another, never overlapping: the next starts SWEEP_INTERVAL_MS after the last ended. */
+  private scheduleSweep(): void {
+    this.sweepTimer = setTimeout(() => {
+      void this.sweep().finally(() => {
+        if (!this.stopped) this.scheduleSweep();
+      });
+    }, SWEEP_INTERVAL_MS);
+  }
+
   /**
-   * Pending entries past their deadline: the admission was not followed by a persisted object showing the MAC
-   * (a later webhook or validation rejected it, or the watch missed it). Ask the API; release what nothing holds.
+   * Pending entries past their deadline: the admission was not followed by a persisted object showing the MAC (a
+   * later webhook or validation rejected it, or the watch has not caught up). Each namespace concerned is listed
+   * once, fresh from the API; what a persisted object carries is committed to it, the rest released.
    */
   private async sweep(): Promise<void> {
-    const expired = this.pools.pool.expiredPending(Date.now());
-    const owners = new Set(expired.map((entry) => entry.owner));
-    for (const owner of owners) {
+    if (this.listing > 0) return;
+    const now = Date.now();
+    const groups = new Map<string, PoolEntry[]>();
+    for (const entry of this.pools.pool.expiredPending(now)) {
+      const group = entry.owner.slice(0, entry.owner.lastIndexOf('/')); // <kind>/<namespace>
+      if ((this.sweepRetry.get(group)?.at ?? 0) > now) continue;
+      const entries = groups.get(group);
+      if (entries === undefined) groups.set(group, [entry]);
+      else entries.push(entry);
+    }
+    for (const [group, entries] of groups) {
+      const [kind, namespace] = group.split('/') as [Kind, string];
+      let listed: Map<string, ObservedMac[]>;
       try {
-        await this.settle(owner);
+        listed = await this.listNamespace(kind, namespace);
       } catch (error) {
-        this.logger.warn(`cannot check ${owner} against the API, retrying later: ${describeError(error)}`);
+        const failures = (this.sweepRetry.get(group)?.failures ?? 0) + 1;
+        const delay = Math.min(SWEEP_INTERVAL_MS * 2 ** (failures - 1), SWEEP_RETRY_MAX_MS);
+        this.sweepRetry.set(group, { failures, at: Date.now() + delay });
+        this.logger.warn(
+          `cannot list ${group} to settle ${entries.length} expired pending MAC(s), retrying in ${delay / 1000} s: ` +
+            describeError(error),
+        );
+        continue;
       }
+      this.sweepRetry.delete(group);
+      // A full list started meanwhile: its snapshot may predate ours, so let it apply first and settle next time.
+      if (this.stopped || this.listing > 0) return;
+      const { committed, released } = this.reconciler.settle(entries, listed);
+      if (committed + released > 0)
+        this.logger.log(
+          `${group}: ${released} expired pending MAC(s) released (no persisted object holds them), ` +
+            `${committed} committed to the object holding them`,
+        );
     }
   }
 
-  private async settle(owner: string): Promise<void> {
-    const pending = () => this.pools.pool.entriesOf(owner).filter((e) => e.state === 'pending');
-    if (isProvisionalOwner(owner)) {
-      // Never bound to a persisted object by its deadline: the object was not created.
-      for (const entry of pending()) this.pools.pool.releaseEntry(entry);
-      this.logger.log(`released the MACs of ${owner}: no object was created with them`);
-      return;
+  /** One namespace's objects of one kind, fresh from the API: owner → the MACs its persisted object carries. */
+  private async listNamespace(kind: Kind, namespace: string): Promise<Map<string, ObservedMac[]>> {
+    const { items } = await this.list(
+      kind,
+      collectionPath(kind, namespace),
+      kind === 'pod' ? METADATA_ONLY : undefined,
+    );
+    const listed = new Map<string, ObservedMac[]>();
+    for (const item of items) {
+      const owner = this.ownerOf(kind, item);
+      if (owner !== undefined) listed.set(owner, this.observed(kind, item).macs);
     }
-    const [kind, namespace, name] = owner.split('/') as [Kind, string, string];
-    const object = await this.read(kind, namespace, name);
-    if (object === undefined) {
-      const released = this.reconciler.forget(owner);
-      this.logger.log(`released ${released} MAC(s) of ${owner}: it does not exist`);
-      return;
-    }
-    const observed = this.observed(kind, object);
-    this.objects[kind].set(owner, observed);
-    this.reconciler.observe(owner, observed.macs, Infinity);
-  }
-
-  private async read(kind: Kind, namespace: string, name: string): Promise<KubeObject | undefined> {
-    try {
-      if (kind === 'pod')
-        return await this.kubeConfig.makeApiClient(CoreV1Api).readNamespacedPod({ namespace, name });
-      return (await this.kubeConfig
-        .makeApiClient(CustomObjectsApi)
-        .getNamespacedCustomObject({ ...VIRTUAL_MACHINES_API, namespace, name })) as KubeObject;
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
+    return listed;
   }
 
   /** Old Kubemacpool versions put a finalizer on VMs; nothing removes it any more but us (SPEC.md §3.3). */

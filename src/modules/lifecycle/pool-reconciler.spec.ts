@@ -32,7 +32,7 @@ describe('PoolReconciler', () => {
       { key: 'net#0', mac: a.value, state: 'committed' },
     ]);
     expect(pool.stats().used).toBe(1);
-    expect(reconciler.forget('pod/ns/pod-x7k2p')).toBe(1);
+    expect(reconciler.deleted('pod/ns/pod-x7k2p')).toBe(1);
     expect(pool.stats().used).toBe(0);
   });
 
@@ -70,10 +70,52 @@ describe('PoolReconciler', () => {
   });
 
   it('never releases another owner’s entry of a shared MAC', () => {
-    const shared = pool.allocate('vm/ns/a', 'eth0');
+    const shared = pool.allocate('vm/ns/a', 'eth0', { state: 'committed' });
     pool.hold('pod/ns/b', 'net#0', shared, { state: 'committed' });
-    reconciler.forget('vm/ns/a');
+    reconciler.deleted('vm/ns/a');
     expect(pool.holders(shared).map((e) => e.owner)).toEqual(['pod/ns/b']);
     expect(pool.stats().used).toBe(1);
+  });
+
+  it('releases a deleted object’s committed entries but not a same-name successor’s pending one', () => {
+    const old = pool.allocate('pod/ns/web-0', 'net#0', { state: 'committed' });
+    const next = pool.allocate('pod/ns/web-0', 'net#1', { since: 40, deadline: 100 });
+    expect(reconciler.deleted('pod/ns/web-0')).toBe(1);
+    expect(pool.holders(old)).toEqual([]);
+    expect(pool.holders(next)).toMatchObject([{ owner: 'pod/ns/web-0', state: 'pending' }]);
+  });
+
+  describe('settling expired pending entries against a fresh list', () => {
+    it('commits what a listed object carries, binds a provisional entry, and releases the rest', () => {
+      const kept = pool.allocate('vm/ns/vm', 'eth1', { since: 1 });
+      const named = pool.allocate('pod/ns/~uid-7', 'net#0', { since: 1 });
+      const rejected = pool.allocate('pod/ns/rejected', 'net#0', { since: 1 });
+      const listed = new Map([
+        ['vm/ns/vm', [{ key: 'eth1', mac: kept }]],
+        ['pod/ns/job-x2f9q', [{ key: 'net#0', mac: named }]],
+      ]);
+      expect(reconciler.settle(pool.expiredPending(Infinity), listed)).toEqual({
+        committed: 2,
+        recorded: 0,
+        released: 1,
+      });
+      expect(pool.holders(kept)).toMatchObject([{ owner: 'vm/ns/vm', state: 'committed' }]);
+      expect(pool.holders(named)).toMatchObject([{ owner: 'pod/ns/job-x2f9q', state: 'committed' }]);
+      expect(pool.holders(rejected)).toEqual([]);
+    });
+
+    it('leaves entries the watch settled since they were picked, and entries it was not given', () => {
+      const committedMeanwhile = pool.allocate('pod/ns/a', 'net#0');
+      pool.allocate('pod/ns/b', 'net#0'); // released meanwhile
+      const expired = pool.expiredPending(Infinity);
+      const notGiven = pool.allocate('pod/ns/c', 'net#0');
+      reconciler.observe('pod/ns/a', [{ key: 'net#0', mac: committedMeanwhile }], Infinity);
+      pool.releaseEntry(pool.entriesOf('pod/ns/b')[0]);
+      const again = pool.allocate('pod/ns/b', 'net#0'); // the same owner, admitted again
+      expect(reconciler.settle(expired, new Map())).toEqual({ committed: 0, recorded: 0, released: 0 });
+      expect(pool.holders(committedMeanwhile)).toMatchObject([{ owner: 'pod/ns/a', state: 'committed' }]);
+      expect(pool.holders(again)).toMatchObject([{ owner: 'pod/ns/b', state: 'pending' }]);
+      expect(pool.holders(notGiven)).toMatchObject([{ owner: 'pod/ns/c', state: 'pending' }]);
+    });
   });
 });

@@ -1,5 +1,6 @@
 import { type MacAddress } from '../pool/mac-address';
 import { type MacPool } from '../pool/mac-pool';
+import { type PoolEntry } from '../pool/owner-index';
 
 /** One MAC a persisted object carries, under the key the admission recorded it with. */
 export interface ObservedMac {
@@ -70,8 +71,60 @@ export class PoolReconciler {
     return counts;
   }
 
-  /** The object is gone: release every entry of its owner. */
-  forget(owner: string): number {
-    return this.pool.release(owner).length;
+  /**
+   * The object is gone: release its committed entries. Pending ones stay for the deadline sweep: they may belong to
+   * a new object of the same name admitted meanwhile (a StatefulSet pod, a delete and re-create).
+   */
+  deleted(owner: string): number {
+    const committed = this.pool.entriesOf(owner).filter((entry) => entry.state === 'committed');
+    for (const entry of committed) this.pool.releaseEntry(entry);
+    return committed.length;
+  }
+
+  /**
+   * Settles pending entries past their deadline against a fresh list of their namespace (`listed`: each persisted
+   * object's owner and the MACs it carries). An entry that a listed object carries is committed to it — a
+   * provisional (generateName) entry is bound to that object's real name; any other is released, since no persisted
+   * object holds it. Entries that changed since they were picked (committed or released by the watch meanwhile) are
+   * left alone.
+   */
+  settle(
+    expired: readonly PoolEntry[],
+    listed: ReadonlyMap<string, readonly ObservedMac[]>,
+  ): ReconcileCounts {
+    const counts: ReconcileCounts = { committed: 0, recorded: 0, released: 0 };
+    const carriers = new Map<string, string[]>();
+    for (const [owner, macs] of listed) {
+      for (const { key, mac } of macs) {
+        const id = `${key}\u0000${mac.value}`;
+        const owners = carriers.get(id);
+        if (owners === undefined) carriers.set(id, [owner]);
+        else owners.push(owner);
+      }
+    }
+    for (const entry of expired) {
+      if (entry.state !== 'pending' || !this.pool.entriesOf(entry.owner).includes(entry)) continue;
+      const owners = carriers.get(`${entry.key}\u0000${entry.mac}`) ?? [];
+      if (owners.includes(entry.owner)) {
+        this.pool.commitEntry(entry);
+        counts.committed++;
+        continue;
+      }
+      const named = isProvisionalOwner(entry.owner)
+        ? (owners.find((o) => !this.holds(o, entry)) ?? owners[0])
+        : undefined;
+      if (named !== undefined) {
+        this.pool.rebind(entry, named);
+        counts.committed++;
+      } else {
+        this.pool.releaseEntry(entry);
+        counts.released++;
+      }
+    }
+    return counts;
+  }
+
+  private holds(owner: string, like: PoolEntry): boolean {
+    return this.pool.entriesOf(owner).some((e) => e.key === like.key && e.mac === like.mac);
   }
 }

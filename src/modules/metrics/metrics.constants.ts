@@ -2,3 +2,4 @@
 export const POOL_SIZE_METRIC = 'kubemacpool_pool_size';
 export const POOL_USED_METRIC = 'kubemacpool_pool_used';
 export const POOL_ENTRIES_METRIC = 'kubemacpool_pool_entries';
+export const POOL_SHARED_METRIC = 'kubemacpool_pool_shared_macs';

@@ -3,7 +3,12 @@ import { makeGaugeProvider } from '@willsoto/nestjs-prometheus';
 import { type Gauge, register } from 'prom-client';
 import { PoolModule } from '../pool/pool.module';
 import { PoolService } from '../pool/pool.service';
-import { POOL_ENTRIES_METRIC, POOL_SIZE_METRIC, POOL_USED_METRIC } from './metrics.constants';
+import {
+  POOL_ENTRIES_METRIC,
+  POOL_SHARED_METRIC,
+  POOL_SIZE_METRIC,
+  POOL_USED_METRIC,
+} from './metrics.constants';
 
 /**
  * Pool gauges, read from the pool at scrape time so they cost nothing on the admission path. They are served by
@@ -39,6 +44,14 @@ import { POOL_ENTRIES_METRIC, POOL_SIZE_METRIC, POOL_USED_METRIC } from './metri
         this.set({ state: 'committed' }, stats.committed);
       },
     }),
+    makeGaugeProvider({
+      name: POOL_SHARED_METRIC,
+      help: 'MAC addresses held by more than one object: requested duplicates admitted under the Warn policy, and duplicates found when the pool was rebuilt.',
+      inject: [PoolService],
+      collect(this: Gauge, pool: PoolService) {
+        this.set(pool.pool.stats().shared);
+      },
+    }),
   ],
 })
 export class MetricsModule implements OnModuleDestroy {
@@ -47,7 +60,7 @@ export class MetricsModule implements OnModuleDestroy {
    * created later in the same process (tests) collects from its own pool, not from this one.
    */
   onModuleDestroy(): void {
-    for (const name of [POOL_SIZE_METRIC, POOL_USED_METRIC, POOL_ENTRIES_METRIC])
+    for (const name of [POOL_SIZE_METRIC, POOL_USED_METRIC, POOL_ENTRIES_METRIC, POOL_SHARED_METRIC])
       register.removeSingleMetric(name);
   }
 }
