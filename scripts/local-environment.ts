@@ -23,6 +23,15 @@ export interface LocalEnvironment {
 export async function startLocal(log: (line: string) => void): Promise<LocalEnvironment> {
   log('starting kube-apiserver and etcd on loopback…');
   const plane = await ControlPlane.start();
+  try {
+    return await startManager(plane, log);
+  } catch (error) {
+    await plane.stop();
+    throw error;
+  }
+}
+
+async function startManager(plane: ControlPlane, log: (line: string) => void): Promise<LocalEnvironment> {
   process.env.KUBECONFIG = plane.info.kubeconfigPath;
   const kubeConfig = ControlPlane.kubeConfig(plane.info);
   const core = kubeConfig.makeApiClient(CoreV1Api);

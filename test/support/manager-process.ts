@@ -24,6 +24,8 @@ export function buildManager(): void {
 /** The manager as a child process with its own webhook and metrics ports. */
 export class ManagerProcess {
   private child: ChildProcess | undefined;
+  private watchdog: ChildProcess | undefined;
+  private readonly exitHandler = () => this.child?.kill('SIGKILL');
 
   private constructor(
     readonly env: Record<string, string>,
@@ -36,7 +38,11 @@ export class ManagerProcess {
     return new ManagerProcess(env, await freeLoopbackPort(), await freeLoopbackPort(), logPath);
   }
 
-  /** Starts it; resolves when /readyz answers 200 (certificate loaded, pool rebuilt). Returns the time that took. */
+  /**
+   * Starts it; resolves when /readyz answers 200 (certificate loaded, pool rebuilt). Returns the time that took. A
+   * manager that is not ready in time is killed. It never outlives this process: killed on exit, and by a watchdog
+   * if this process is killed itself (the manager runs in its own process group, so Ctrl-C does not reach it).
+   */
   async start(timeoutMs = 60_000): Promise<number> {
     const started = Date.now();
     const log = openSync(this.logPath, 'a');
@@ -52,13 +58,30 @@ export class ManagerProcess {
       stdio: ['ignore', log, log],
     });
     closeSync(log);
+    this.guard(this.child);
     while (Date.now() - started < timeoutMs) {
       if (this.child.exitCode !== null)
         throw new Error(`the manager exited with ${this.child.exitCode}; log: ${this.logPath}`);
       if ((await this.readyz().catch(() => 0)) === 200) return Date.now() - started;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
+    await this.kill();
     throw new Error(`the manager was not ready within ${timeoutMs} ms; log: ${this.logPath}`);
+  }
+
+  private guard(child: ChildProcess): void {
+    process.on('exit', this.exitHandler);
+    this.watchdog?.kill('SIGKILL');
+    this.watchdog = spawn(
+      process.execPath,
+      [join(REPO_ROOT, 'test', 'support', 'watchdog.js'), String(process.pid), '-', String(child.pid)],
+      { detached: true, stdio: 'ignore' },
+    );
+    this.watchdog.unref();
+    child.once('exit', () => {
+      process.off('exit', this.exitHandler);
+      this.watchdog?.kill('SIGKILL');
+    });
   }
 
   get pid(): number | undefined {

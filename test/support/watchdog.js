@@ -1,6 +1,6 @@
 // Kills a control plane's processes and removes its directory when the process that started it is gone, even if
 // that process was killed with SIGKILL and could run no clean-up of its own.
-// Usage: node watchdog.js <parent-pid> <directory> <child-pid>...
+// Usage: node watchdog.js <parent-pid> <directory> <child-pid>...   (directory `-`: none to remove)
 'use strict';
 const { rmSync } = require('node:fs');
 
@@ -25,5 +25,5 @@ const timer = setInterval(() => {
       // already gone
     }
   }
-  rmSync(directory, { recursive: true, force: true });
+  if (directory !== '-') rmSync(directory, { recursive: true, force: true });
 }, 500);
