@@ -1,4 +1,4 @@
-import { CoreV1Api, type KubeConfig, type V1ObjectMeta } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api, type V1ObjectMeta } from '@kubernetes/client-node';
 import { listAll } from '../../src/modules/kube/kube-http';
 import {
   type ListResult,
@@ -7,7 +7,7 @@ import {
 } from '../../src/modules/kube/resource-watch';
 import { adminKubeConfig, controlPlaneInfo, createTestNamespace } from '../support/cluster';
 import { FaultProxy } from '../support/fault-proxy';
-import { waitUntil } from '../support/webhook';
+import { sleep, waitUntil } from '../support/webhook';
 
 const kc = adminKubeConfig();
 const core = kc.makeApiClient(CoreV1Api);
@@ -60,6 +60,41 @@ const configMaps = (namespace: string) => `/api/v1/namespaces/${namespace}/confi
 
 async function createConfigMap(namespace: string, name: string): Promise<void> {
   await core.createNamespacedConfigMap({ namespace, body: { metadata: { name }, data: { k: name } } });
+}
+
+/** A KubeConfig for a service account that may list ConfigMaps in `namespace` but not watch them. */
+async function listOnlyKubeConfig(namespace: string): Promise<KubeConfig> {
+  const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+  await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'lister' } } });
+  await rbac.createNamespacedRole({
+    namespace,
+    body: {
+      metadata: { name: 'list-only' },
+      rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['list'] }],
+    },
+  });
+  await rbac.createNamespacedRoleBinding({
+    namespace,
+    body: {
+      metadata: { name: 'list-only' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'list-only' },
+      subjects: [{ kind: 'ServiceAccount', name: 'lister', namespace }],
+    },
+  });
+  const { status } = await core.createNamespacedServiceAccountToken({
+    namespace,
+    name: 'lister',
+    body: { spec: { audiences: [], expirationSeconds: 600 } },
+  });
+  const cluster = kc.getCurrentCluster()!;
+  const lister = new KubeConfig();
+  lister.loadFromOptions({
+    clusters: [cluster],
+    users: [{ name: 'lister', token: status!.token }],
+    contexts: [{ name: 'lister', cluster: cluster.name, user: 'lister' }],
+    currentContext: 'lister',
+  });
+  return lister;
 }
 
 /** Compacts etcd to its current revision, as the API server does every five minutes. */
@@ -144,5 +179,20 @@ describe('ResourceWatch against the real kube-apiserver', () => {
     await createConfigMap(namespace, 'after-freeze');
     await watch.sees('ADDED after-freeze');
     expect(watch.errors.some((e) => e.includes('no end of stream'))).toBe(true);
+  });
+
+  it('backs off, growing, when every watch fails right after a good list', async () => {
+    const namespace = await createTestNamespace('watch-forbidden');
+    watch = new RecordingWatch(await listOnlyKubeConfig(namespace), configMaps(namespace), {
+      backoffMs: 100,
+      maxBackoffMs: 10_000,
+    });
+    await watch.start();
+    await sleep(3_000);
+    // Each watch gets 403 and the watch lists again: at 100, 200, 400, 800 and 1600 ms that is about five lists in
+    // 3 s; a back-off that a good list resets would list about thirty times.
+    expect(watch.errors.some((e) => e.includes('403'))).toBe(true);
+    expect(watch.lists).toBeGreaterThanOrEqual(3);
+    expect(watch.lists).toBeLessThanOrEqual(8);
   });
 });

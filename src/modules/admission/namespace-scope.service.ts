@@ -1,11 +1,5 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import {
-  AdmissionregistrationV1Api,
-  CoreV1Api,
-  KubeConfig,
-  type V1MutatingWebhookConfiguration,
-  type V1Namespace,
-} from '@kubernetes/client-node';
+import { KubeConfig, type V1MutatingWebhookConfiguration, type V1Namespace } from '@kubernetes/client-node';
 import { AppConfig } from '../../config/app-config';
 import { describeError } from '../kube/kube-errors';
 import { ResourceWatch } from '../kube/resource-watch';
@@ -64,17 +58,11 @@ export class NamespaceScope implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   onApplicationBootstrap(): void {
-    const core = this.kubeConfig.makeApiClient(CoreV1Api);
-    const admission = this.kubeConfig.makeApiClient(AdmissionregistrationV1Api);
     const onError = (error: unknown) =>
       this.logger.warn(`watch interrupted, resuming: ${describeError(error)}`);
     const fieldSelector = `metadata.name=${this.config.webhook.configurationName}`;
     const namespaces = new ResourceWatch<V1Namespace>(this.kubeConfig, {
       path: '/api/v1/namespaces',
-      list: async () => {
-        const list = await core.listNamespace();
-        return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
-      },
       onSync: (items) => {
         this.namespaceLabels.clear();
         for (const namespace of items) this.remember('ADDED', namespace);
@@ -85,10 +73,6 @@ export class NamespaceScope implements OnApplicationBootstrap, OnModuleDestroy {
     const configurations = new ResourceWatch<V1MutatingWebhookConfiguration>(this.kubeConfig, {
       path: '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations',
       query: { fieldSelector },
-      list: async () => {
-        const list = await admission.listMutatingWebhookConfiguration({ fieldSelector });
-        return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
-      },
       onSync: (items) => this.useConfiguration(items[0]),
       onEvent: (type, item) => this.useConfiguration(type === 'DELETED' ? undefined : item),
       onError,

@@ -7,7 +7,7 @@ import {
   type V1Secret,
 } from '@kubernetes/client-node';
 import { isNotFound } from '../kube/kube-errors';
-import { type ListResult, ResourceWatch, type ResourceWatchOptions } from '../kube/resource-watch';
+import { ResourceWatch, type ResourceWatchOptions } from '../kube/resource-watch';
 
 /**
  * The Kubernetes I/O of the certificates module: the two Secrets in the manager's namespace and the webhook
@@ -61,10 +61,6 @@ export class CertificateRepository {
   ): ResourceWatch<V1Secret> {
     return new ResourceWatch<V1Secret>(this.kubeConfig, {
       path: `/api/v1/namespaces/${namespace}/secrets`,
-      list: async (): Promise<ListResult<V1Secret>> => {
-        const list = await this.core.listNamespacedSecret({ namespace });
-        return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
-      },
       ...handlers,
     });
   }
@@ -77,10 +73,6 @@ export class CertificateRepository {
     return new ResourceWatch<V1MutatingWebhookConfiguration>(this.kubeConfig, {
       path: '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations',
       query: { fieldSelector },
-      list: async () => {
-        const list = await this.admission.listMutatingWebhookConfiguration({ fieldSelector });
-        return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
-      },
       ...handlers,
     });
   }

@@ -1,5 +1,5 @@
 import { type KubeConfig } from '@kubernetes/client-node';
-import { type WatchHandle, watchStream } from './kube-http';
+import { type WatchHandle, listAll, watchStream } from './kube-http';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
@@ -7,8 +7,9 @@ export interface ListResult<T> {
   items: T[];
   resourceVersion: string;
   /**
-   * The collection does not exist (its CRD is not installed): `items` is empty, there is nothing to watch, and the
-   * list is tried again every `absentPollMs`.
+   * The collection does not exist (its CRD is not installed): there is nothing to watch, and the list is tried again
+   * every `absentPollMs`. onSync is not called — an absent collection says nothing about objects seen before (their
+   * deletion came as DELETED events) — but the first sync counts as done.
    */
   absent?: boolean;
 }
@@ -16,12 +17,15 @@ export interface ListResult<T> {
 export interface ResourceWatchOptions<T> {
   /** API path to watch, e.g. `/api/v1/namespaces/ns/secrets`. */
   path: string;
-  /** Selectors etc., sent with both the list (by the caller) and the watch. */
+  /** Selectors etc., sent with both the list and the watch. */
   query?: Record<string, string>;
   /** Accept header of the watch (METADATA_ONLY_WATCH for metadata-only objects). */
   accept?: string;
-  /** Lists the current objects; called at start and whenever the watch cannot resume (410 Gone, errors). */
-  list: () => Promise<ListResult<T>>;
+  /**
+   * Lists the current objects; called at start and whenever the watch cannot resume (410 Gone, errors). By default
+   * listAll of `path` with `query` (pages of 500, each within a timeout).
+   */
+  list?: () => Promise<ListResult<T>>;
   /** The full current state after each (re)list: handlers reconcile against it, so nothing missed stays missed. */
   onSync: (items: T[]) => void | Promise<void>;
   onEvent: (type: WatchEventType, object: T) => void | Promise<void>;
@@ -98,17 +102,13 @@ export class ResourceWatch<T extends { metadata?: { resourceVersion?: string } }
           listNeeded = false;
         }
         const opened = Date.now();
-        const outcome = await this.watchOnce();
-        if (outcome === 'gone') {
-          listNeeded = true; // the version we hold is compacted away: list again at once
-        } else if (outcome === 'failed') {
-          listNeeded = true;
-          await this.backOff();
-        } else if (Date.now() - opened < MIN_HEALTHY_STREAM_MS) {
-          await this.backOff();
-        } else {
-          this.failures = 0;
-        }
+        const { outcome, delivered } = await this.watchOnce();
+        // Only a stream that delivered something or lasted resets the back-off: a watch failing right after each
+        // good list must not turn into a list of the whole cluster twice a second.
+        const healthy = delivered || Date.now() - opened >= MIN_HEALTHY_STREAM_MS;
+        if (healthy) this.failures = 0;
+        if (outcome !== 'ended') listNeeded = true; // 410 Gone or an ERROR event: list again
+        if (outcome === 'failed' || !healthy) await this.backOff();
       } catch (error) {
         if (this.stopped) return;
         this.options.onError?.(error);
@@ -121,18 +121,22 @@ export class ResourceWatch<T extends { metadata?: { resourceVersion?: string } }
 
   /** Lists and hands the result to onSync; returns true when the collection does not exist. */
   private async relist(): Promise<boolean> {
-    const { items, resourceVersion, absent = false } = await this.options.list();
+    const list: () => Promise<ListResult<T>> =
+      this.options.list ?? (() => listAll<T>(this.kubeConfig, this.options.path, this.options.query));
+    const { items, resourceVersion, absent = false } = await list();
     if (this.stopped) return false;
-    this.resourceVersion = resourceVersion;
-    await this.options.onSync(items);
-    this.failures = 0;
+    if (!absent) {
+      this.resourceVersion = resourceVersion;
+      await this.options.onSync(items);
+    }
     this.synced?.();
     this.synced = undefined;
     return absent;
   }
 
-  private async watchOnce(): Promise<WatchOutcome> {
+  private async watchOnce(): Promise<{ outcome: WatchOutcome; delivered: boolean }> {
     let outcome: WatchOutcome = 'ended';
+    let delivered = false;
     await watchStream(
       this.kubeConfig,
       this.options.path,
@@ -152,6 +156,7 @@ export class ResourceWatch<T extends { metadata?: { resourceVersion?: string } }
           this.stream?.close();
           return;
         }
+        delivered = true;
         const version = object.metadata?.resourceVersion;
         if (version !== undefined) this.resourceVersion = version;
         if (type === 'BOOKMARK') return;
@@ -166,7 +171,7 @@ export class ResourceWatch<T extends { metadata?: { resourceVersion?: string } }
       this.options.watchTimeoutSeconds,
       this.options.stallGraceMs,
     );
-    return outcome;
+    return { outcome, delivered };
   }
 
   private backOff(): Promise<void> {

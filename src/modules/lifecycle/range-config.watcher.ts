@@ -37,10 +37,6 @@ export class RangeConfigWatcher implements OnApplicationBootstrap, OnModuleDestr
     this.watch = new ResourceWatch<V1ConfigMap>(this.kubeConfig, {
       path: `/api/v1/namespaces/${namespace}/configmaps`,
       query: { fieldSelector },
-      list: async () => {
-        const list = await this.core.listNamespacedConfigMap({ namespace, fieldSelector });
-        return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
-      },
       onSync: (items) => (items[0] === undefined ? undefined : this.apply(items[0])),
       onEvent: (type, configMap) =>
         type === 'DELETED'
