@@ -7,7 +7,7 @@ import {
 } from '@kubernetes/client-node';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { type AddressInfo } from 'node:net';
 import { createServer } from 'node:https';
@@ -181,6 +181,10 @@ describe('allocation life cycle with the manager as its own process', () => {
         (error: unknown) => ((error as { code?: number }).code === 404 ? true : undefined),
       ),
     );
+    // Removed by this manager (another test file's manager could be running alongside).
+    expect(readFileSync(env.manager.logPath, 'utf8')).toContain(
+      `removed the legacy finalizer k8s.v1.cni.cncf.io/kubeMacPool from vm/${elsewhere}/legacy`,
+    );
     expect(await env.used()).toBe(500);
     expect(await env.committed()).toBe(500);
     expect(await env.pending()).toBe(0);
@@ -234,7 +238,7 @@ describe('allocation life cycle with the manager as its own process', () => {
       namespace,
       body: simpleVm(''),
     })) as Vm;
-    // Committed by the watch well before WAIT_TIME (3 s), after which the sweep would release provisional entries.
+    // Committed by the watch, well before WAIT_TIME (3 s) would let the sweep settle them.
     await env.settled(before + 3, 2500);
     await core.deleteNamespacedPod({ namespace, name: pod.metadata!.name! });
     await custom.deleteNamespacedCustomObject({ ...VM_API, namespace, name: vm.metadata.name });

@@ -116,6 +116,13 @@ export class LifecycleController implements OnApplicationBootstrap, OnModuleDest
   /** Per `<kind>/<namespace>` whose sweep list failed: consecutive failures and when to try again. */
   private readonly sweepRetry = new Map<string, { failures: number; at: number }>();
   private kubevirtAbsent = false;
+  /** Full lists applied so far: a sweep whose namespace list raced one of them leaves its group for next time. */
+  private relists = 0;
+  /** Owners deleted (watch) while the current sweep lists: their entries wait for the next sweep. */
+  private deletedDuringSweep: Set<string> | undefined;
+  /** VMs a legacy-finalizer removal is in flight for, and those it failed for (warned once). */
+  private readonly finalizerRemovals = new Set<string>();
+  private readonly finalizerFailures = new Set<string>();
 
   constructor(
     private readonly kubeConfig: KubeConfig,
@@ -170,7 +177,9 @@ export class LifecycleController implements OnApplicationBootstrap, OnModuleDest
       list: async () => {
         this.listing++;
         try {
-          return await this.list(kind, path, listAccept);
+          const result = await this.list(kind, path, listAccept);
+          if (result.absent) this.listing--; // no onSync follows
+          return result;
         } catch (error) {
           this.listing--;
           throw error;
@@ -181,6 +190,7 @@ export class LifecycleController implements OnApplicationBootstrap, OnModuleDest
           this.resync(kind, items);
         } finally {
           this.listing--;
+          this.relists++;
         }
       },
       onEvent: (type, object) => this.handle(kind, type, object),
@@ -230,7 +240,7 @@ export class LifecycleController implements OnApplicationBootstrap, OnModuleDest
       return {
         namespace: metadata.namespace ?? '',
         macs: podMacs(metadata.annotations),
-        persistedAt: Infinity,
+        persistedAt: -Infinity, // see PoolReconciler.observe
         vmi: vmiOwnerName(object as Record<string, unknown>),
       };
     }
@@ -246,6 +256,7 @@ export class LifecycleController implements OnApplicationBootstrap, OnModuleDest
     const owner = this.ownerOf(kind, object);
     if (owner === undefined) return;
     if (type === 'DELETED') {
+      this.deletedDuringSweep?.add(owner);
       this.objects[kind].delete(owner);
       const released = this.reconciler.deleted(owner);
       if (released > 0) this.logger.debug(`${owner} deleted: released ${released} MAC(s)`);
@@ -328,40 +339,60 @@ export class LifecycleController implements OnApplicationBootstrap, OnModuleDest
       if (entries === undefined) groups.set(group, [entry]);
       else entries.push(entry);
     }
-    for (const [group, entries] of groups) {
-      const [kind, namespace] = group.split('/') as [Kind, string];
-      let listed: Map<string, ObservedMac[]>;
-      try {
-        listed = await this.listNamespace(kind, namespace);
-      } catch (error) {
-        const failures = (this.sweepRetry.get(group)?.failures ?? 0) + 1;
-        const delay = Math.min(SWEEP_INTERVAL_MS * 2 ** (failures - 1), SWEEP_RETRY_MAX_MS);
-        this.sweepRetry.set(group, { failures, at: Date.now() + delay });
-        this.logger.warn(
-          `cannot list ${group} to settle ${entries.length} expired pending MAC(s), retrying in ${delay / 1000} s: ` +
-            describeError(error),
-        );
-        continue;
+    try {
+      for (const [group, entries] of groups) {
+        if (this.stopped || this.listing > 0) break;
+        await this.settleGroup(group, entries);
       }
-      this.sweepRetry.delete(group);
-      // A full list started meanwhile: its snapshot may predate ours, so let it apply first and settle next time.
-      if (this.stopped || this.listing > 0) return;
-      const { committed, released } = this.reconciler.settle(entries, listed);
-      if (committed + released > 0)
-        this.logger.log(
-          `${group}: ${released} expired pending MAC(s) released (no persisted object holds them), ` +
-            `${committed} committed to the object holding them`,
-        );
+    } finally {
+      this.deletedDuringSweep = undefined;
     }
+  }
+
+  /** Lists one `<kind>/<namespace>` and settles its expired entries (see sweep). */
+  private async settleGroup(group: string, entries: PoolEntry[]): Promise<void> {
+    const [kind, namespace] = group.split('/') as [Kind, string];
+    const relists = this.relists;
+    this.deletedDuringSweep = new Set();
+    let listed: Map<string, ObservedMac[]>;
+    try {
+      listed = await this.listNamespace(kind, namespace);
+    } catch (error) {
+      const failures = (this.sweepRetry.get(group)?.failures ?? 0) + 1;
+      const delay = Math.min(SWEEP_INTERVAL_MS * 2 ** (failures - 1), SWEEP_RETRY_MAX_MS);
+      this.sweepRetry.set(group, { failures, at: Date.now() + delay });
+      this.logger.warn(
+        `cannot list ${group} to settle ${entries.length} expired pending MAC(s), retrying in ${delay / 1000} s: ` +
+          describeError(error),
+      );
+      return;
+    }
+    this.sweepRetry.delete(group);
+    // A full list ran meanwhile (its snapshot may predate ours): settle next time, on top of what it applied.
+    if (this.stopped || this.listing > 0 || this.relists !== relists) return;
+    // An object deleted while we listed may still be in our list: not ours to commit to, nor to release for.
+    const deleted = this.deletedDuringSweep;
+    for (const owner of deleted) listed.delete(owner);
+    const { committed, released } = this.reconciler.settle(
+      entries.filter((entry) => !deleted.has(entry.owner)),
+      listed,
+    );
+    if (committed + released > 0)
+      this.logger.log(
+        `${group}: ${released} expired pending MAC(s) released (no persisted object holds them), ` +
+          `${committed} committed to the object holding them`,
+      );
   }
 
   /** One namespace's objects of one kind, fresh from the API: owner → the MACs its persisted object carries. */
   private async listNamespace(kind: Kind, namespace: string): Promise<Map<string, ObservedMac[]>> {
-    const { items } = await this.list(
+    const { items, absent } = await this.list(
       kind,
       collectionPath(kind, namespace),
       kind === 'pod' ? METADATA_ONLY : undefined,
     );
+    // Without the VM API we cannot tell what holds a VM's MAC: keep the entries until it is back.
+    if (absent) throw new Error(`${collectionPath(kind, namespace)} is not served`);
     const listed = new Map<string, ObservedMac[]>();
     for (const item of items) {
       const owner = this.ownerOf(kind, item);
@@ -374,7 +405,10 @@ export class LifecycleController implements OnApplicationBootstrap, OnModuleDest
   private removeLegacyFinalizer(object: KubeObject): void {
     const metadata = object.metadata ?? {};
     const index = metadata.finalizers?.indexOf(LEGACY_FINALIZER) ?? -1;
-    if (index < 0 || !isObject(object)) return;
+    const vm = `vm/${metadata.namespace}/${metadata.name}`;
+    // One removal at a time per VM: every event and relist shows the finalizer until the first removal lands.
+    if (index < 0 || !isObject(object) || this.finalizerRemovals.has(vm)) return;
+    this.finalizerRemovals.add(vm);
     const body = [
       { op: 'test', path: `/metadata/finalizers/${index}`, value: LEGACY_FINALIZER },
       { op: 'remove', path: `/metadata/finalizers/${index}` },
@@ -386,11 +420,17 @@ export class LifecycleController implements OnApplicationBootstrap, OnModuleDest
         setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
       )
       .then(
-        () =>
-          this.logger.log(
-            `removed the legacy finalizer ${LEGACY_FINALIZER} from vm/${metadata.namespace}/${metadata.name}`,
-          ),
-        (error: unknown) => this.logger.warn(`cannot remove the legacy finalizer: ${describeError(error)}`),
-      );
+        () => {
+          this.finalizerFailures.delete(vm);
+          this.logger.log(`removed the legacy finalizer ${LEGACY_FINALIZER} from ${vm}`);
+        },
+        (error: unknown) => {
+          // A conflict means the VM changed: the next event shows whether the finalizer is still there.
+          if (this.finalizerFailures.has(vm) || (error as { code?: unknown }).code === 422) return;
+          this.finalizerFailures.add(vm);
+          this.logger.warn(`cannot remove the legacy finalizer from ${vm}: ${describeError(error)}`);
+        },
+      )
+      .finally(() => this.finalizerRemovals.delete(vm));
   }
 }

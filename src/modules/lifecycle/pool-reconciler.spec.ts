@@ -85,6 +85,15 @@ describe('PoolReconciler', () => {
     expect(pool.holders(next)).toMatchObject([{ owner: 'pod/ns/web-0', state: 'pending' }]);
   });
 
+  it('never lets a pod’s older version release the pending MAC of a successor with the same name', () => {
+    const old = pool.allocate('pod/ns/web-0', 'net#0', { state: 'committed' });
+    reconciler.deleted('pod/ns/web-0');
+    const next = pool.allocate('pod/ns/web-0', 'net#0', { since: 50, deadline: 100 });
+    // A late MODIFIED of the terminating predecessor, or a list taken before the successor existed.
+    reconciler.observe('pod/ns/web-0', [{ key: 'net#0', mac: old }], -Infinity);
+    expect(pool.holders(next)).toMatchObject([{ owner: 'pod/ns/web-0', state: 'pending' }]);
+  });
+
   describe('settling expired pending entries against a fresh list', () => {
     it('commits what a listed object carries, binds a provisional entry, and releases the rest', () => {
       const kept = pool.allocate('vm/ns/vm', 'eth1', { since: 1 });
@@ -102,6 +111,16 @@ describe('PoolReconciler', () => {
       expect(pool.holders(kept)).toMatchObject([{ owner: 'vm/ns/vm', state: 'committed' }]);
       expect(pool.holders(named)).toMatchObject([{ owner: 'pod/ns/job-x2f9q', state: 'committed' }]);
       expect(pool.holders(rejected)).toEqual([]);
+    });
+
+    it('keeps a MAC its owner carries under another key (a later webhook reordered the networks)', () => {
+      const moved = pool.allocate('pod/ns/p', 'net#0', { since: 1 });
+      const listed = new Map([['pod/ns/p', [{ key: 'net#1', mac: moved }]]]);
+      expect(reconciler.settle(pool.expiredPending(Infinity), listed)).toMatchObject({
+        committed: 1,
+        released: 0,
+      });
+      expect(pool.holders(moved)).toMatchObject([{ owner: 'pod/ns/p', key: 'net#1', state: 'committed' }]);
     });
 
     it('leaves entries the watch settled since they were picked, and entries it was not given', () => {

@@ -33,7 +33,9 @@ export class PoolReconciler {
   /**
    * A persisted object of `owner` carries `macs`. `persistedAt` is the admission time its persisted version
    * reflects (a VM's transaction timestamp): pending entries admitted later belong to an update not persisted yet
-   * and are left alone. Pods are only admitted on CREATE, so for them it is +Infinity.
+   * and are left alone. Pods are only admitted on CREATE: for them it is -Infinity, so a pod never releases a pending
+   * entry — the one pending under its name may belong to a successor of the same name that this (older) version of
+   * the object predates; the deadline check settles it.
    */
   observe(owner: string, macs: readonly ObservedMac[], persistedAt: number): ReconcileCounts {
     const counts: ReconcileCounts = { committed: 0, recorded: 0, released: 0 };
@@ -86,7 +88,8 @@ export class PoolReconciler {
    * object's owner and the MACs it carries). An entry that a listed object carries is committed to it — a
    * provisional (generateName) entry is bound to that object's real name; any other is released, since no persisted
    * object holds it. Entries that changed since they were picked (committed or released by the watch meanwhile) are
-   * left alone.
+   * left alone. An owner that carries the MAC under another key (a later webhook reordered the networks) keeps it
+   * under that key.
    */
   settle(
     expired: readonly PoolEntry[],
@@ -107,6 +110,14 @@ export class PoolReconciler {
       const owners = carriers.get(`${entry.key}\u0000${entry.mac}`) ?? [];
       if (owners.includes(entry.owner)) {
         this.pool.commitEntry(entry);
+        counts.committed++;
+        continue;
+      }
+      const rekeyed = listed.get(entry.owner)?.find((m) => m.mac.value === entry.mac);
+      if (rekeyed !== undefined) {
+        const held = this.pool.hold(entry.owner, rekeyed.key, rekeyed.mac, { state: 'committed' });
+        this.pool.commitEntry(held.entry);
+        this.pool.releaseEntry(entry);
         counts.committed++;
         continue;
       }
