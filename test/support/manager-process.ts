@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, openSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { REPO_ROOT } from './binaries';
@@ -7,6 +7,17 @@ import { freeLoopbackPort } from './ports';
 
 /** The compiled manager entry point (tsc -p tsconfig.dev.json), run as its own process so tests can kill it. */
 export const MANAGER_MAIN = join(REPO_ROOT, 'dist-dev', 'src', 'main.js');
+
+/**
+ * The Node.js flags `npm start` runs the manager with (package.json is the one place they are written), so tests,
+ * benchmarks and `npm run local` measure the process that ships.
+ */
+export function managerNodeFlags(): string[] {
+  const { scripts } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+    scripts: { start: string };
+  };
+  return scripts.start.split(/\s+/).filter((word) => word.startsWith('--'));
+}
 
 /** Compiles the manager once per run (a second or two when nothing changed). */
 export function buildManager(): void {
@@ -46,7 +57,7 @@ export class ManagerProcess {
   async start(timeoutMs = 60_000): Promise<number> {
     const started = Date.now();
     const log = openSync(this.logPath, 'a');
-    this.child = spawn(process.execPath, [MANAGER_MAIN], {
+    this.child = spawn(process.execPath, [...managerNodeFlags(), MANAGER_MAIN], {
       detached: true,
       env: {
         ...process.env,
