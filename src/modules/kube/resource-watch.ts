@@ -1,4 +1,5 @@
 import { type KubeConfig } from '@kubernetes/client-node';
+import { statusCode } from './kube-errors';
 import { type WatchHandle, listAll, watchStream } from './kube-http';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -113,7 +114,7 @@ export class ResourceWatch<T extends { metadata?: { resourceVersion?: string } }
         if (this.stopped) return;
         this.options.onError?.(error);
         // An HTTP error (403, 404, 500…) may mean our view is wrong: list again. A broken connection resumes.
-        if (typeof (error as { code?: unknown }).code === 'number') listNeeded = true;
+        if (statusCode(error) !== undefined) listNeeded = true;
         await this.backOff();
       }
     }

@@ -9,7 +9,7 @@ import {
 import { NamespaceScope } from '../admission/namespace-scope.service';
 import { isObject } from '../admission/mutation';
 import { ReadinessService } from '../health/readiness.service';
-import { describeError, isNotFound } from '../kube/kube-errors';
+import { describeError, isNotFound, statusCode } from '../kube/kube-errors';
 import { METADATA_ONLY, METADATA_ONLY_WATCH, listAll } from '../kube/kube-http';
 import { type ListResult, ResourceWatch, type WatchEventType } from '../kube/resource-watch';
 import { VIRTUAL_MACHINES_API } from '../kubevirt/kubevirt.constants';
@@ -257,6 +257,7 @@ export class LifecycleController implements OnApplicationBootstrap, OnModuleDest
     if (owner === undefined) return;
     if (type === 'DELETED') {
       this.deletedDuringSweep?.add(owner);
+      this.finalizerFailures.delete(owner); // warned-once VMs are keyed vm/<ns>/<name>, as owners are
       this.objects[kind].delete(owner);
       const released = this.reconciler.deleted(owner);
       if (released > 0) this.logger.debug(`${owner} deleted: released ${released} MAC(s)`);
@@ -426,7 +427,7 @@ export class LifecycleController implements OnApplicationBootstrap, OnModuleDest
         },
         (error: unknown) => {
           // A conflict means the VM changed: the next event shows whether the finalizer is still there.
-          if (this.finalizerFailures.has(vm) || (error as { code?: unknown }).code === 422) return;
+          if (this.finalizerFailures.has(vm) || statusCode(error) === 422) return;
           this.finalizerFailures.add(vm);
           this.logger.warn(`cannot remove the legacy finalizer from ${vm}: ${describeError(error)}`);
         },
