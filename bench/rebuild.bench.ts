@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildWebhookConfiguration } from '../src/modules/admission/webhook-configuration';
+import { buildWebhookConfiguration } from '../src/common/webhook-configuration';
 import { METADATA_ONLY, listAll } from '../src/modules/kube/kube-http';
 import { isConflict } from '../src/modules/kube/kube-errors';
 import { MacAddress } from '../src/modules/pool/mac-address';

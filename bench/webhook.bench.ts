@@ -4,7 +4,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startManager } from '../src/bootstrap';
-import { buildWebhookConfiguration } from '../src/modules/admission/webhook-configuration';
+import { buildWebhookConfiguration } from '../src/common/webhook-configuration';
 import { ServingCertificate } from '../src/modules/certificates/serving-certificate.service';
 import { admissionReview, virtualMachine } from '../test/fixtures/objects';
 import { benchCluster } from './bench-cluster';

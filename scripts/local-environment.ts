@@ -4,7 +4,7 @@ import {
   RELEASE_NAMESPACE,
   RELEASE_WEBHOOK_CONFIGURATION_OPTIONS,
   buildWebhookConfiguration,
-} from '../src/modules/admission/webhook-configuration';
+} from '../src/common/webhook-configuration';
 import { ControlPlane } from '../test/support/control-plane';
 import { ManagerProcess } from '../test/support/manager-process';
 

@@ -6,7 +6,7 @@ import {
   RELEASE_WEBHOOK_CONFIGURATION_OPTIONS,
   VM_WEBHOOK_NAME,
   buildWebhookConfiguration,
-} from '../src/modules/admission/webhook-configuration';
+} from '../src/common/webhook-configuration';
 
 /** Where the manifest is committed, relative to the repository root. */
 export const WEBHOOK_CONFIGURATION_MANIFEST = 'k8s/mutatingwebhookconfiguration.yaml';

@@ -9,6 +9,7 @@ import { KubeModule } from './modules/kube/kube.module';
 import { KubevirtModule } from './modules/kubevirt/kubevirt.module';
 import { LifecycleModule } from './modules/lifecycle/lifecycle.module';
 import { MetricsModule } from './modules/metrics/metrics.module';
+import { NamespacesModule } from './modules/namespaces/namespaces.module';
 import { PodsModule } from './modules/pods/pods.module';
 import { PoolModule } from './modules/pool/pool.module';
 
@@ -25,6 +26,7 @@ export class AppModule {
         HealthModule,
         PoolModule,
         MetricsModule,
+        NamespacesModule,
         AdmissionModule,
         CertificatesModule,
         KubevirtModule,

@@ -8,7 +8,7 @@ import { REPO_ROOT, findBinary } from '../support/binaries';
 import { controlPlaneInfo } from '../support/cluster';
 import { VM_API, WebhookEnvironment, apiErrorMessage, waitUntil } from '../support/webhook';
 import { MacAddress } from '../../src/modules/pool/mac-address';
-import { NamespaceScope } from '../../src/modules/admission/namespace-scope.service';
+import { NamespaceScopeService } from '../../src/modules/namespaces/namespace-scope.service';
 
 const RANGE = { RANGE_START: '02:aa:00:00:00:00', RANGE_END: '02:aa:00:00:ff:ff' };
 const inRange = (mac: string) => {
@@ -203,7 +203,7 @@ describe('admission webhooks through the real kube-apiserver', () => {
         expect(await vmMutated(namespace)).toBe(false);
       }
       // The manager reads the same modes from the configuration and agrees with the API server.
-      const scope = env.manager.app.get(NamespaceScope);
+      const scope = env.manager.app.get(NamespaceScopeService);
       await waitUntil('the manager to see the namespaces', async () =>
         scope.isManaged('pods', plain) ? true : undefined,
       );
@@ -236,7 +236,7 @@ describe('admission webhooks through the real kube-apiserver', () => {
       expect(await vmMutated(plain)).toBe(false);
       expect(await podMutated(runlevel)).toBe(false);
       expect(await vmMutated(runlevel)).toBe(false);
-      const scope = env.manager.app.get(NamespaceScope);
+      const scope = env.manager.app.get(NamespaceScopeService);
       await waitUntil('the manager to see opt-in mode', async () =>
         scope.mode('pods') === 'opt-in' ? true : undefined,
       );

@@ -13,7 +13,7 @@ import { type AddressInfo } from 'node:net';
 import { createServer } from 'node:https';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { buildWebhookConfiguration } from '../../src/modules/admission/webhook-configuration';
+import { buildWebhookConfiguration } from '../../src/common/webhook-configuration';
 import { generateRsaKeyPair, signCertificate } from '../../src/modules/certificates/x509';
 import { MacAddress } from '../../src/modules/pool/mac-address';
 import { podWithNetworks, virtualMachine } from '../fixtures/objects';

@@ -5,7 +5,7 @@ import {
   type V1MutatingWebhookConfiguration,
 } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
-import { type OptMode, buildWebhookConfiguration } from '../../src/modules/admission/webhook-configuration';
+import { type OptMode, buildWebhookConfiguration } from '../../src/common/webhook-configuration';
 import { ServingCertificate } from '../../src/modules/certificates/serving-certificate.service';
 import { adminKubeConfig, createTestNamespace } from './cluster';
 import { type TestManager, startTestManager } from './manager';

@@ -2,14 +2,12 @@ import { Module } from '@nestjs/common';
 import { KubevirtModule } from '../kubevirt/kubevirt.module';
 import { PodsModule } from '../pods/pods.module';
 import { PoolModule } from '../pool/pool.module';
-import { AdmissionRoutes } from './admission.controller';
+import { AdmissionRoutes } from './admission.routes';
 import { AdmissionService } from './admission.service';
-import { NamespaceScope } from './namespace-scope.service';
 
 /** The webhook HTTP surface: /mutate-pods and /mutate-virtualmachines (AdmissionReview v1 and v1beta1). */
 @Module({
   imports: [PodsModule, KubevirtModule, PoolModule],
-  providers: [AdmissionService, AdmissionRoutes, NamespaceScope],
-  exports: [NamespaceScope],
+  providers: [AdmissionService, AdmissionRoutes],
 })
 export class AdmissionModule {}

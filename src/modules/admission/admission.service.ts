@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config';
-import { VirtualMachineAdmission } from '../kubevirt/virtual-machine-admission.service';
-import { PodAdmission } from '../pods/pod-admission.service';
+import { VirtualMachineAdmissionService } from '../kubevirt/virtual-machine-admission.service';
+import { PodAdmissionService } from '../pods/pod-admission.service';
 import { PoolService } from '../pool/pool.service';
 import {
   type AdmissionReviewResponse,
@@ -9,9 +9,9 @@ import {
   decodeRequest,
   denied,
   reviewEnvelope,
-} from './admission-review';
-import { AdmissionException, AdmissionExceptionCode } from './admission.exception';
-import { type Mutator } from './mutation';
+} from '../mutation/admission-review';
+import { MutationException, MutationExceptionCode } from '../mutation/mutation.exception';
+import { type Mutator } from '../mutation/mutation';
 
 export type WebhookTarget = 'pods' | 'virtualmachines';
 
@@ -35,8 +35,8 @@ export class AdmissionService {
   private readonly debug: boolean;
 
   constructor(
-    pods: PodAdmission,
-    virtualMachines: VirtualMachineAdmission,
+    pods: PodAdmissionService,
+    virtualMachines: VirtualMachineAdmissionService,
     config: AppConfig,
     private readonly pool: PoolService,
   ) {
@@ -50,14 +50,14 @@ export class AdmissionService {
       const request = decodeRequest(uid, raw);
       const expected = EXPECTED_KIND[target];
       if (request.kind.kind !== expected.kind || request.kind.group !== expected.group) {
-        throw new AdmissionException(
-          AdmissionExceptionCode.BAD_REQUEST,
+        throw new MutationException(
+          MutationExceptionCode.BAD_REQUEST,
           `the ${target} webhook got a ${request.kind.group || 'core'}/${request.kind.version} ${request.kind.kind}`,
         );
       }
       if (!this.pool.ready) {
-        throw new AdmissionException(
-          AdmissionExceptionCode.UNAVAILABLE,
+        throw new MutationException(
+          MutationExceptionCode.UNAVAILABLE,
           'the MAC pool is still being rebuilt from the cluster; retry in a few seconds',
         );
       }
@@ -70,7 +70,7 @@ export class AdmissionService {
       }
       return allowed(apiVersion, uid, mutation.patch, mutation.warnings);
     } catch (error) {
-      if (error instanceof AdmissionException) {
+      if (error instanceof MutationException) {
         if (this.debug) this.logger.debug(`uid=${uid} denied (${error.code}): ${error.message}`);
         return denied(apiVersion, uid, error.code, error.message);
       }
@@ -80,7 +80,7 @@ export class AdmissionService {
       return denied(
         apiVersion,
         uid,
-        AdmissionExceptionCode.INTERNAL,
+        MutationExceptionCode.INTERNAL,
         `internal error while admitting request ${uid}`,
       );
     }

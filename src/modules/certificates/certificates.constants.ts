@@ -1,5 +1,7 @@
-/** Upstream names (SPEC.md §7, Appendix A): a cluster switching from upstream keeps its Secrets and webhook. */
-export const SERVICE_NAME = 'kubemacpool-service';
+import { SERVICE_NAME } from '../../common/webhook-configuration';
+
+/** Upstream's names: a cluster switching from upstream keeps its Secrets and webhook. */
+export { SERVICE_NAME };
 export const SERVING_SECRET_NAME = SERVICE_NAME;
 
 /** The CA Secret of a webhook configuration (`kubemacpool-mutator-ca` upstream). */

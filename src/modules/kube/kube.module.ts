@@ -1,5 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { KubeConfig } from '@kubernetes/client-node';
+import { VirtualMachineRepository } from './virtual-machine.repository';
 
 /**
  * The Kubernetes client configuration: KUBECONFIG or ~/.kube/config when present, the in-cluster service account
@@ -16,7 +17,8 @@ import { KubeConfig } from '@kubernetes/client-node';
         return kc;
       },
     },
+    VirtualMachineRepository,
   ],
-  exports: [KubeConfig],
+  exports: [KubeConfig, VirtualMachineRepository],
 })
 export class KubeModule {}

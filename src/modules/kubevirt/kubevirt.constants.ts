@@ -2,8 +2,3 @@
 export const TRANSACTION_TIMESTAMP_ANNOTATION = 'kubemacpool.io/transaction-timestamp';
 /** A VM with more interfaces than this is denied: far beyond what a VM can attach, and a cheap bound on work. */
 export const MAX_INTERFACES = 256;
-export const VIRTUAL_MACHINES_API = {
-  group: 'kubevirt.io',
-  version: 'v1',
-  plural: 'virtualmachines',
-} as const;

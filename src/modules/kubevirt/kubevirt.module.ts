@@ -1,12 +1,11 @@
 import { Module } from '@nestjs/common';
 import { PoolModule } from '../pool/pool.module';
-import { VirtualMachineAdmission } from './virtual-machine-admission.service';
-import { VirtualMachineRepository } from './virtual-machine.repository';
+import { VirtualMachineAdmissionService } from './virtual-machine-admission.service';
 
 /** KubeVirt VirtualMachines: which interfaces get a MAC, create and update semantics. */
 @Module({
   imports: [PoolModule],
-  providers: [VirtualMachineAdmission, VirtualMachineRepository],
-  exports: [VirtualMachineAdmission, VirtualMachineRepository],
+  providers: [VirtualMachineAdmissionService],
+  exports: [VirtualMachineAdmissionService],
 })
 export class KubevirtModule {}

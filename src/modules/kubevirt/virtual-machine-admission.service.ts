@@ -1,13 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config';
-import { type AdmissionRequest } from '../admission/admission-review';
-import { type Mutation, type Mutator } from '../admission/mutation';
+import { type AdmissionRequest } from '../mutation/admission-review';
+import { type Mutation, type Mutator } from '../mutation/mutation';
 import { PoolService } from '../pool/pool.service';
 import { VirtualMachineMutator } from './virtual-machine-mutator';
 
 /** The VM webhook's decision for one request: the pure mutator over this process's pool and configuration. */
 @Injectable()
-export class VirtualMachineAdmission implements Mutator {
+export class VirtualMachineAdmissionService implements Mutator {
   private readonly mutator: VirtualMachineMutator;
 
   constructor(

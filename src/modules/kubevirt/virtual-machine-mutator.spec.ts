@@ -1,6 +1,6 @@
 import { admissionReview, virtualMachine } from '../../../test/fixtures/objects';
-import { type AdmissionRequest, decodeRequest } from '../admission/admission-review';
-import { AdmissionException } from '../admission/admission.exception';
+import { type AdmissionRequest, decodeRequest } from '../mutation/admission-review';
+import { MutationException } from '../mutation/mutation.exception';
 import { MacAddress } from '../pool/mac-address';
 import { MacPool } from '../pool/mac-pool';
 import { MacRange } from '../pool/mac-range';
@@ -19,11 +19,11 @@ function request(review: ReturnType<typeof admissionReview>): AdmissionRequest {
   return decodeRequest(review.request.uid, review.request);
 }
 
-function denial(action: () => unknown): AdmissionException {
+function denial(action: () => unknown): MutationException {
   try {
     action();
   } catch (error) {
-    if (error instanceof AdmissionException) return error;
+    if (error instanceof MutationException) return error;
     throw error;
   }
   throw new Error('not denied');

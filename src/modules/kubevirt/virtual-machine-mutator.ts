@@ -1,74 +1,18 @@
-import { type AdmissionRequest } from '../admission/admission-review';
-import { AdmissionException, AdmissionExceptionCode } from '../admission/admission.exception';
-import { addAnnotation, type JsonPatchAdd, pointer } from '../admission/json-patch';
-import { type ClaimOptions, MacClaims, parseRequestedMac } from '../admission/mac-claims';
-import { isObject, type Mutation, NO_MUTATION, ownerKey } from '../admission/mutation';
+import { isDeepStrictEqual } from 'node:util';
+import { type AdmissionRequest } from '../mutation/admission-review';
+import { addAnnotation, type JsonPatchAdd, pointer } from '../mutation/json-patch';
+import { type ClaimOptions, MacClaims, parseRequestedMac } from '../mutation/mac-claims';
+import { isObject, type Mutation, NO_MUTATION, ownerKey } from '../mutation/mutation';
 import { MacAddress } from '../pool/mac-address';
 import { type MacPool } from '../pool/mac-pool';
-import { MAX_INTERFACES, TRANSACTION_TIMESTAMP_ANNOTATION } from './kubevirt.constants';
+import { TRANSACTION_TIMESTAMP_ANNOTATION } from './kubevirt.constants';
+import { bad, type VmInterface, type VmShape, readVm } from './virtual-machine-shape';
 
 const INTERFACES_PATH = ['spec', 'template', 'spec', 'domain', 'devices', 'interfaces'] as const;
-
-interface VmInterface {
-  index: number;
-  name: string;
-  macAddress?: string;
-  masquerade: boolean;
-}
-
-interface VmShape {
-  interfaces: VmInterface[];
-  /** Names of networks of type multus (default or not). */
-  multusNetworks: Set<string>;
-  annotations: Record<string, unknown> | undefined;
-}
 
 /** Settings a mutation is made with; `now` and the pending deadline come from the caller. */
 export interface VmMutationContext extends ClaimOptions {
   now: Date;
-}
-
-function bad(prefix: string, message: string): AdmissionException {
-  return new AdmissionException(AdmissionExceptionCode.BAD_REQUEST, `${prefix}${message}`);
-}
-
-/** Reads the interface list and networks of a VM, checking the shape of what is read. */
-function readVm(vm: Record<string, unknown>, ref: string): VmShape | undefined {
-  const metadata = isObject(vm.metadata) ? vm.metadata : {};
-  const annotations = isObject(metadata.annotations) ? metadata.annotations : undefined;
-  const spec = isObject(vm.spec) ? vm.spec : undefined;
-  const template = spec !== undefined && isObject(spec.template) ? spec.template : undefined;
-  if (template === undefined) return undefined;
-  const templateSpec = isObject(template.spec) ? template.spec : {};
-  const domain = isObject(templateSpec.domain) ? templateSpec.domain : {};
-  const devices = isObject(domain.devices) ? domain.devices : {};
-  const rawInterfaces = devices.interfaces ?? [];
-  const rawNetworks = templateSpec.networks ?? [];
-  if (!Array.isArray(rawInterfaces))
-    throw bad('', `${ref}: spec.template.spec.domain.devices.interfaces must be a list`);
-  if (!Array.isArray(rawNetworks)) throw bad('', `${ref}: spec.template.spec.networks must be a list`);
-  if (rawInterfaces.length > MAX_INTERFACES) {
-    throw new AdmissionException(
-      AdmissionExceptionCode.TOO_LARGE,
-      `${ref}: too many interfaces: ${rawInterfaces.length} (at most ${MAX_INTERFACES})`,
-    );
-  }
-  const interfaces = rawInterfaces.map((raw: unknown, index): VmInterface => {
-    if (!isObject(raw) || typeof raw.name !== 'string' || raw.name === '') {
-      throw bad('', `${ref}: interface ${index} must be an object with a name`);
-    }
-    const mac = raw.macAddress;
-    if (mac !== undefined && mac !== null && typeof mac !== 'string') {
-      throw bad('', `${ref}: interface ${raw.name}: macAddress must be a string, got ${JSON.stringify(mac)}`);
-    }
-    return { index, name: raw.name, macAddress: mac || undefined, masquerade: raw.masquerade !== undefined };
-  });
-  const multusNetworks = new Set<string>();
-  for (const network of rawNetworks) {
-    if (isObject(network) && typeof network.name === 'string' && isObject(network.multus))
-      multusNetworks.add(network.name);
-  }
-  return { interfaces, multusNetworks, annotations };
 }
 
 /**
@@ -193,52 +137,8 @@ function changed(before: Record<string, unknown>, after: Record<string, unknown>
     return all;
   };
   return (
-    !deepEqual(before.spec, after.spec) ||
-    !deepEqual(meta(before).labels ?? {}, meta(after).labels ?? {}) ||
-    !deepEqual(annotations(before), annotations(after))
+    !isDeepStrictEqual(before.spec, after.spec) ||
+    !isDeepStrictEqual(meta(before).labels ?? {}, meta(after).labels ?? {}) ||
+    !isDeepStrictEqual(annotations(before), annotations(after))
   );
-}
-
-function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  const keysA = Object.keys(a);
-  const keysB = Object.keys(b);
-  if (keysA.length !== keysB.length) return false;
-  return keysA.every(
-    (key) =>
-      Object.prototype.hasOwnProperty.call(b, key) &&
-      deepEqual((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]),
-  );
-}
-
-/**
- * The MACs a persisted VM carries on the interfaces that get one (masquerade, or a Multus network), keyed by
- * interface name; a malformed VM or MAC yields nothing for that part.
- */
-export function virtualMachineMacs(vm: Record<string, unknown>): { key: string; mac: MacAddress }[] {
-  let shape: VmShape | undefined;
-  try {
-    shape = readVm(vm, 'vm');
-  } catch {
-    return [];
-  }
-  const macs: { key: string; mac: MacAddress }[] = [];
-  for (const iface of shape?.interfaces ?? []) {
-    if (!(iface.masquerade || shape!.multusNetworks.has(iface.name)) || iface.macAddress === undefined)
-      continue;
-    const value = MacAddress.tryParseValue(iface.macAddress);
-    if (value !== undefined) macs.push({ key: iface.name, mac: MacAddress.fromValue(value) });
-  }
-  return macs;
-}
-
-/** The admission time a persisted VM reflects (its transaction timestamp), or -Infinity without one. */
-export function persistedTimestamp(vm: Record<string, unknown>): number {
-  const metadata = isObject(vm.metadata) ? vm.metadata : {};
-  const annotations = isObject(metadata.annotations) ? metadata.annotations : {};
-  const value = annotations[TRANSACTION_TIMESTAMP_ANNOTATION];
-  const time = typeof value === 'string' ? Date.parse(value) : NaN;
-  return Number.isNaN(time) ? -Infinity : time;
 }

@@ -6,19 +6,19 @@ import {
   setHeaderOptions,
   type V1ObjectMeta,
 } from '@kubernetes/client-node';
-import { NamespaceScope } from '../admission/namespace-scope.service';
-import { isObject } from '../admission/mutation';
+import { NamespaceScopeService } from '../namespaces/namespace-scope.service';
+import { isObject } from '../mutation/mutation';
 import { ReadinessService } from '../health/readiness.service';
 import { describeError, isNotFound, statusCode } from '../kube/kube-errors';
 import { METADATA_ONLY, METADATA_ONLY_WATCH, listAll } from '../kube/kube-http';
 import { type ListResult, ResourceWatch, type WatchEventType } from '../kube/resource-watch';
-import { VIRTUAL_MACHINES_API } from '../kubevirt/kubevirt.constants';
-import { persistedTimestamp, virtualMachineMacs } from '../kubevirt/virtual-machine-mutator';
-import { podMacs } from '../pods/pod-macs';
-import { vmiOwnerName } from '../pods/pod-mutator';
+import { VIRTUAL_MACHINES_API } from '../kube/kube.constants';
+import { persistedTimestamp, virtualMachineMacs } from '../kubevirt/virtual-machine-shape';
+import { podMacs, vmiOwnerName } from '../pods/pod-macs';
 import { type PoolEntry } from '../pool/owner-index';
 import { PoolService } from '../pool/pool.service';
-import { type ObservedMac, PoolReconciler, isProvisionalOwner } from './pool-reconciler';
+import { PoolReconciler, isProvisionalOwner } from './pool-reconciler';
+import { type ObservedMac } from '../mutation/mutation';
 
 /** KubeVirt's legacy finalizer, still on VMs from old Kubemacpool versions; removed so those VMs can be deleted. */
 export const LEGACY_FINALIZER = 'k8s.v1.cni.cncf.io/kubeMacPool';
@@ -127,7 +127,7 @@ export class LifecycleController implements OnApplicationBootstrap, OnModuleDest
   constructor(
     private readonly kubeConfig: KubeConfig,
     private readonly pools: PoolService,
-    private readonly scope: NamespaceScope,
+    private readonly scope: NamespaceScopeService,
     readiness: ReadinessService,
   ) {
     this.reconciler = new PoolReconciler(pools.pool);

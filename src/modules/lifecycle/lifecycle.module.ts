@@ -1,12 +1,12 @@
 import { Module } from '@nestjs/common';
-import { AdmissionModule } from '../admission/admission.module';
+import { NamespacesModule } from '../namespaces/namespaces.module';
 import { PoolModule } from '../pool/pool.module';
 import { LifecycleController } from './lifecycle.controller';
 import { RangeConfigWatcher } from './range-config.watcher';
 
 /** Allocation life cycle: rebuild, commit, release, pending deadlines (DESIGN.md §3). */
 @Module({
-  imports: [AdmissionModule, PoolModule],
+  imports: [NamespacesModule, PoolModule],
   providers: [LifecycleController, RangeConfigWatcher],
 })
 export class LifecycleModule {}

@@ -1,12 +1,6 @@
-import { type MacAddress } from '../pool/mac-address';
+import { type ObservedMac } from '../mutation/mutation';
 import { type MacPool } from '../pool/mac-pool';
 import { type PoolEntry } from '../pool/owner-index';
-
-/** One MAC a persisted object carries, under the key the admission recorded it with. */
-export interface ObservedMac {
-  key: string;
-  mac: MacAddress;
-}
 
 export interface ReconcileCounts {
   committed: number;

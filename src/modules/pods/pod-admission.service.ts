@@ -1,19 +1,20 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config';
-import { type AdmissionRequest } from '../admission/admission-review';
-import { type Mutation, type Mutator, NO_MUTATION } from '../admission/mutation';
+import { type AdmissionRequest } from '../mutation/admission-review';
+import { type Mutation, type Mutator, NO_MUTATION } from '../mutation/mutation';
 import { describeError } from '../kube/kube-errors';
-import { VirtualMachineRepository } from '../kubevirt/virtual-machine.repository';
+import { VirtualMachineRepository } from '../kube/virtual-machine.repository';
 import { PoolService } from '../pool/pool.service';
-import { PodMutator, vmiOwnerName } from './pod-mutator';
+import { vmiOwnerName } from './pod-macs';
+import { PodMutator } from './pod-mutator';
 
 /**
  * The Pod webhook's decision for one request. virt-launcher pods of a VM that exists are left alone (the VM
  * webhook gave their interfaces MACs); that one check reads the API, and only for pods a VMI owns.
  */
 @Injectable()
-export class PodAdmission implements Mutator {
-  private readonly logger = new Logger(PodAdmission.name);
+export class PodAdmissionService implements Mutator {
+  private readonly logger = new Logger(PodAdmissionService.name);
   private readonly mutator: PodMutator;
 
   constructor(

@@ -1,7 +1,21 @@
 import { MacAddress } from '../pool/mac-address';
-import { type ObservedMac } from '../lifecycle/pool-reconciler';
+import { isObject, type ObservedMac } from '../mutation/mutation';
 import { NETWORKS_ANNOTATION, NetworkAnnotationError, parseNetworksAnnotation } from './network-annotation';
-import { networkKey } from './pod-mutator';
+
+/** The pool key of one network element: its position and name, stable across the annotation's round trips. */
+export function networkKey(index: number, name: string): string {
+  return `${name}#${index}`;
+}
+
+/** The owner reference of a pod's VirtualMachineInstance, if KubeVirt launched it. */
+export function vmiOwnerName(pod: Record<string, unknown>): string | undefined {
+  const metadata = isObject(pod.metadata) ? pod.metadata : {};
+  const owners = Array.isArray(metadata.ownerReferences) ? metadata.ownerReferences : [];
+  const vmi = owners.find(
+    (o: unknown) => isObject(o) && o.kind === 'VirtualMachineInstance' && typeof o.name === 'string',
+  );
+  return vmi === undefined ? undefined : (vmi as { name: string }).name;
+}
 
 /**
  * The MACs a persisted pod's networks annotation carries, keyed as the admission recorded them. An unparsable

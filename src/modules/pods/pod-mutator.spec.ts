@@ -1,10 +1,11 @@
 import { admissionReview, podWithNetworks } from '../../../test/fixtures/objects';
-import { decodeRequest } from '../admission/admission-review';
-import { AdmissionException } from '../admission/admission.exception';
+import { decodeRequest } from '../mutation/admission-review';
+import { MutationException } from '../mutation/mutation.exception';
 import { MacAddress } from '../pool/mac-address';
 import { MacPool } from '../pool/mac-pool';
 import { MacRange } from '../pool/mac-range';
-import { PodMutator, vmiOwnerName } from './pod-mutator';
+import { vmiOwnerName } from './pod-macs';
+import { PodMutator } from './pod-mutator';
 
 const options = (overrides: Partial<{ dryRun: boolean; policy: 'Warn' | 'Reject' }> = {}) => ({
   dryRun: false,
@@ -79,7 +80,7 @@ describe('PodMutator', () => {
       try {
         mutate(networks);
       } catch (error) {
-        return error as AdmissionException;
+        return error as MutationException;
       }
       throw new Error('admitted');
     };

@@ -1,8 +1,8 @@
-import { type AdmissionRequest } from '../admission/admission-review';
-import { AdmissionException, AdmissionExceptionCode } from '../admission/admission.exception';
-import { type JsonPatchAdd, pointer } from '../admission/json-patch';
-import { type ClaimOptions, MacClaims, parseRequestedMac } from '../admission/mac-claims';
-import { isObject, type Mutation, NO_MUTATION, ownerKey } from '../admission/mutation';
+import { type AdmissionRequest } from '../mutation/admission-review';
+import { MutationException, MutationExceptionCode } from '../mutation/mutation.exception';
+import { type JsonPatchAdd, pointer } from '../mutation/json-patch';
+import { type ClaimOptions, MacClaims, parseRequestedMac } from '../mutation/mac-claims';
+import { isObject, type Mutation, NO_MUTATION, ownerKey } from '../mutation/mutation';
 import { type MacPool } from '../pool/mac-pool';
 import {
   NETWORK_STATUS_ANNOTATION,
@@ -11,21 +11,7 @@ import {
   parseNetworksAnnotation,
   serializeNetworks,
 } from './network-annotation';
-
-/** The pool key of one network element: its position and name, stable across the annotation's round trips. */
-export function networkKey(index: number, name: string): string {
-  return `${name}#${index}`;
-}
-
-/** The owner reference of a pod's VirtualMachineInstance, if KubeVirt launched it. */
-export function vmiOwnerName(pod: Record<string, unknown>): string | undefined {
-  const metadata = isObject(pod.metadata) ? pod.metadata : {};
-  const owners = Array.isArray(metadata.ownerReferences) ? metadata.ownerReferences : [];
-  const vmi = owners.find(
-    (o: unknown) => isObject(o) && o.kind === 'VirtualMachineInstance' && typeof o.name === 'string',
-  );
-  return vmi === undefined ? undefined : (vmi as { name: string }).name;
-}
+import { networkKey } from './pod-macs';
 
 /**
  * The Pod mutation (SPEC.md §2.1): every element of the Multus networks annotation without a `mac` gets one from the
@@ -48,8 +34,8 @@ export class PodMutator {
     const name = request.name || (typeof metadata.name === 'string' ? metadata.name : '');
     const owner = ownerKey('pod', request.namespace, name, request.uid);
     if (typeof value !== 'string') {
-      throw new AdmissionException(
-        AdmissionExceptionCode.BAD_REQUEST,
+      throw new MutationException(
+        MutationExceptionCode.BAD_REQUEST,
         `${owner}: annotation ${NETWORKS_ANNOTATION} must be a string`,
       );
     }
@@ -58,7 +44,7 @@ export class PodMutator {
       parsed = parseNetworksAnnotation(value);
     } catch (error) {
       if (!(error instanceof NetworkAnnotationError)) throw error;
-      throw new AdmissionException(AdmissionExceptionCode.BAD_REQUEST, `${owner}: ${error.message}`);
+      throw new MutationException(MutationExceptionCode.BAD_REQUEST, `${owner}: ${error.message}`);
     }
     if (parsed.networks.length === 0) return NO_MUTATION;
 

@@ -1,4 +1,5 @@
 import { type AdmissionRequest } from './admission-review';
+import { type MacAddress } from '../pool/mac-address';
 import { type JsonPatchAdd } from './json-patch';
 
 /** What a mutator decided for one request. An empty patch admits the object unchanged. */
@@ -11,7 +12,7 @@ export interface Mutation {
 
 export const NO_MUTATION: Mutation = Object.freeze({ patch: [], warnings: [], macs: [] }) as Mutation;
 
-/** Decides the mutation of one kind of object. Throws AdmissionException to deny. */
+/** Decides the mutation of one kind of object. Throws MutationException to deny. */
 export interface Mutator {
   mutate(request: AdmissionRequest): Mutation | Promise<Mutation>;
 }
@@ -23,4 +24,10 @@ export function ownerKey(kind: 'pod' | 'vm', namespace: string, name: string, ui
 
 export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** One MAC an object carries, under the key its admission recorded it with (an interface name, a network key). */
+export interface ObservedMac {
+  key: string;
+  mac: MacAddress;
 }

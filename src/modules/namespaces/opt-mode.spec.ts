@@ -5,7 +5,7 @@ import {
   POD_WEBHOOK_NAME,
   VM_WEBHOOK_NAME,
   buildWebhookConfiguration,
-} from './webhook-configuration';
+} from '../../common/webhook-configuration';
 
 const WEBHOOKS = [POD_WEBHOOK_NAME, VM_WEBHOOK_NAME];
 const MODES: OptMode[] = ['opt-in', 'opt-out'];

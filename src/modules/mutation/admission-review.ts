@@ -1,4 +1,4 @@
-import { AdmissionException, AdmissionExceptionCode } from './admission.exception';
+import { MutationException, MutationExceptionCode } from './mutation.exception';
 import { type JsonPatchAdd } from './json-patch';
 import { isObject } from './mutation';
 
@@ -66,7 +66,7 @@ export function reviewEnvelope(body: unknown): {
 export function decodeRequest(uid: string, raw: unknown): AdmissionRequest {
   const request = raw as Record<string, unknown>;
   const bad = (what: string) =>
-    new AdmissionException(AdmissionExceptionCode.BAD_REQUEST, `malformed AdmissionReview ${uid}: ${what}`);
+    new MutationException(MutationExceptionCode.BAD_REQUEST, `malformed AdmissionReview ${uid}: ${what}`);
   const kind = request.kind;
   if (
     !isObject(kind) ||

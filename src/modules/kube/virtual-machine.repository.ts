@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
-import { isNotFound } from '../kube/kube-errors';
-import { VIRTUAL_MACHINES_API } from './kubevirt.constants';
+import { isNotFound } from './kube-errors';
+import { VIRTUAL_MACHINES_API } from './kube.constants';
 
 /** KubeVirt VirtualMachine reads through the API server. */
 @Injectable()

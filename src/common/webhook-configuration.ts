@@ -3,10 +3,11 @@ import {
   type V1MutatingWebhook,
   type V1MutatingWebhookConfiguration,
 } from '@kubernetes/client-node';
-import { SERVICE_NAME } from '../certificates/certificates.constants';
 
 /** Upstream names (SPEC.md §6, Appendix A): the namespace label keys of §5 are these webhook names. */
 export const WEBHOOK_CONFIGURATION_NAME = 'kubemacpool-mutator';
+/** The Service in front of the webhook; the serving certificate is issued for its DNS names. */
+export const SERVICE_NAME = 'kubemacpool-service';
 export const POD_WEBHOOK_NAME = 'mutatepods.kubemacpool.io';
 export const VM_WEBHOOK_NAME = 'mutatevirtualmachines.kubemacpool.io';
 export const POD_WEBHOOK_PATH = '/mutate-pods';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type V1MutatingWebhook, loadYaml } from '@kubernetes/client-node';
-import { renderWebhookConfigurationManifest } from '../../../scripts/render-manifests';
+import { renderWebhookConfigurationManifest } from '../../scripts/render-manifests';
 import {
   POD_WEBHOOK_NAME,
   POD_WEBHOOK_PATH,
@@ -12,7 +12,7 @@ import {
   buildWebhookConfiguration,
 } from './webhook-configuration';
 
-const MANIFEST = resolve(__dirname, '../../../k8s/mutatingwebhookconfiguration.yaml');
+const MANIFEST = resolve(__dirname, '../../k8s/mutatingwebhookconfiguration.yaml');
 
 const RUN_LEVELS = [
   { key: 'runlevel', operator: 'NotIn', values: ['0', '1'] },

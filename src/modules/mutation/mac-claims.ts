@@ -3,7 +3,7 @@ import { MacAddress } from '../pool/mac-address';
 import { type MacPool } from '../pool/mac-pool';
 import { PoolException, PoolExceptionCode } from '../pool/pool.exception';
 import { PoolTransaction } from '../pool/pool-transaction';
-import { AdmissionException, AdmissionExceptionCode } from './admission.exception';
+import { MutationException, MutationExceptionCode } from './mutation.exception';
 
 export interface ClaimOptions {
   dryRun: boolean;
@@ -45,8 +45,8 @@ export class MacClaims {
     if (others.length === 0) return;
     const holders = [...new Set(others.map((e) => e.owner))].sort().join(', ');
     if (this.options.policy === 'Reject') {
-      throw new AdmissionException(
-        AdmissionExceptionCode.DUPLICATE_MAC,
+      throw new MutationException(
+        MutationExceptionCode.DUPLICATE_MAC,
         `MAC address ${mac} requested for ${what} of ${this.owner} is already in use by ${holders}`,
       );
     }
@@ -71,8 +71,8 @@ export class MacClaims {
         .slice(0, keys.length);
     } catch (error) {
       if (error instanceof PoolException && error.code === PoolExceptionCode.POOL_EXHAUSTED) {
-        throw new AdmissionException(
-          AdmissionExceptionCode.INTERNAL,
+        throw new MutationException(
+          MutationExceptionCode.INTERNAL,
           `the range is full: no MAC left in ${this.pool.range} for ${this.owner}`,
         );
       }
@@ -88,16 +88,16 @@ export class MacClaims {
 /** Parses a MAC written in an object; the message names where it was written, with upstream's parse error. */
 export function parseRequestedMac(text: unknown, where: string): MacAddress {
   if (typeof text !== 'string') {
-    throw new AdmissionException(
-      AdmissionExceptionCode.BAD_REQUEST,
+    throw new MutationException(
+      MutationExceptionCode.BAD_REQUEST,
       `${where}: MAC address must be a string, got ${JSON.stringify(text)}`,
     );
   }
   try {
     return MacAddress.parse(text);
   } catch {
-    throw new AdmissionException(
-      AdmissionExceptionCode.BAD_REQUEST,
+    throw new MutationException(
+      MutationExceptionCode.BAD_REQUEST,
       `${where}: address ${text}: invalid MAC address`,
     );
   }

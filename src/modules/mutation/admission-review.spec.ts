@@ -1,6 +1,6 @@
 import { admissionReview, podWithNetworks } from '../../../test/fixtures/objects';
 import { NotAnAdmissionReview, allowed, decodeRequest, denied, reviewEnvelope } from './admission-review';
-import { AdmissionException } from './admission.exception';
+import { MutationException } from './mutation.exception';
 
 describe('AdmissionReview decoding and answers', () => {
   const review = admissionReview({
@@ -43,7 +43,7 @@ describe('AdmissionReview decoding and answers', () => {
       'malformed AdmissionReview u-7: request.operation "PATCH" is not one of CREATE, UPDATE, DELETE, CONNECT',
     );
     expect(broken('object', null)).toThrow('malformed AdmissionReview u-7: request.object is missing');
-    expect(broken('kind', 'Pod')).toThrow(AdmissionException);
+    expect(broken('kind', 'Pod')).toThrow(MutationException);
     expect(broken('dryRun', 'yes')).toThrow('request.dryRun must be a boolean');
   });
 

@@ -4,7 +4,7 @@ import { AppConfig } from '../../config/app-config';
 import { describeError } from '../kube/kube-errors';
 import { ResourceWatch } from '../kube/resource-watch';
 import { OptModeError, isNamespaceManaged, optModeOf } from './opt-mode';
-import { type OptMode, POD_WEBHOOK_NAME, VM_WEBHOOK_NAME } from './webhook-configuration';
+import { type OptMode, POD_WEBHOOK_NAME, VM_WEBHOOK_NAME } from '../../common/webhook-configuration';
 
 export type ManagedKind = 'pods' | 'virtualmachines';
 
@@ -17,8 +17,8 @@ const WEBHOOK_OF: Record<ManagedKind, string> = { pods: POD_WEBHOOK_NAME, virtua
  * and the start-up rebuild do, and it answers from memory.
  */
 @Injectable()
-export class NamespaceScope implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly logger = new Logger(NamespaceScope.name);
+export class NamespaceScopeService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(NamespaceScopeService.name);
   private configuration: V1MutatingWebhookConfiguration | undefined;
   private readonly namespaceLabels = new Map<string, Record<string, string>>();
   private readonly watches: ResourceWatch<V1Namespace | V1MutatingWebhookConfiguration>[] = [];

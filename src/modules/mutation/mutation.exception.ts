@@ -1,5 +1,5 @@
 /** Why an admission request is denied; the code becomes the AdmissionReview's `status.code`. */
-export enum AdmissionExceptionCode {
+export enum MutationExceptionCode {
   /** The request or the object is malformed (an invalid MAC, a broken annotation, a bad review). */
   BAD_REQUEST = 400,
   /** A requested MAC is held by another object and the duplicate policy is Reject. */
@@ -13,12 +13,12 @@ export enum AdmissionExceptionCode {
 }
 
 /** A denial with a message that names the object and the value; never a stack. */
-export class AdmissionException extends Error {
+export class MutationException extends Error {
   constructor(
-    readonly code: AdmissionExceptionCode,
+    readonly code: MutationExceptionCode,
     message: string,
   ) {
     super(message);
-    this.name = 'AdmissionException';
+    this.name = 'MutationException';
   }
 }

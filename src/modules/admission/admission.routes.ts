@@ -1,9 +1,9 @@
 import { BadRequestException, Injectable, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { type FastifyInstance } from 'fastify';
-import { type AdmissionReviewResponse, NotAnAdmissionReview } from './admission-review';
+import { type AdmissionReviewResponse, NotAnAdmissionReview } from '../mutation/admission-review';
 import { AdmissionService, type WebhookTarget } from './admission.service';
-import { POD_WEBHOOK_PATH, VM_WEBHOOK_PATH } from './webhook-configuration';
+import { POD_WEBHOOK_PATH, VM_WEBHOOK_PATH } from '../../common/webhook-configuration';
 
 /**
  * The two webhook endpoints. An AdmissionReview always gets HTTP 200, its decision inside; a body that is not one

@@ -4,7 +4,7 @@ import {
   type V1MutatingWebhook,
   type V1MutatingWebhookConfiguration,
 } from '@kubernetes/client-node';
-import { type OptMode, OPT_IN_VALUE, optModeExpression } from './webhook-configuration';
+import { type OptMode, OPT_IN_VALUE, optModeExpression } from '../../common/webhook-configuration';
 
 /** Why the opt mode of a webhook cannot be read from its configuration. */
 export enum OptModeErrorCode {
