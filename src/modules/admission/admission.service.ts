@@ -4,6 +4,7 @@ import { VirtualMachineAdmissionService } from '../kubevirt/virtual-machine-admi
 import { PodAdmissionService } from '../pods/pod-admission.service';
 import { PoolService } from '../pool/pool.service';
 import {
+  type AdmissionRequest,
   type AdmissionReviewResponse,
   allowed,
   decodeRequest,
@@ -12,6 +13,7 @@ import {
 } from '../mutation/admission-review';
 import { MutationException, MutationExceptionCode } from '../mutation/mutation.exception';
 import { type Mutator } from '../mutation/mutation';
+import { DENIAL_STATUS } from './admission.status';
 
 export type WebhookTarget = 'pods' | 'virtualmachines';
 
@@ -46,43 +48,61 @@ export class AdmissionService {
 
   async review(target: WebhookTarget, body: unknown): Promise<AdmissionReviewResponse> {
     const { apiVersion, uid, request: raw } = reviewEnvelope(body);
+    let request: AdmissionRequest | undefined;
     try {
-      const request = decodeRequest(uid, raw);
+      request = decodeRequest(uid, raw);
       const expected = EXPECTED_KIND[target];
       if (request.kind.kind !== expected.kind || request.kind.group !== expected.group) {
         throw new MutationException(
-          MutationExceptionCode.BAD_REQUEST,
+          MutationExceptionCode.KIND_UNEXPECTED,
           `the ${target} webhook got a ${request.kind.group || 'core'}/${request.kind.version} ${request.kind.kind}`,
         );
       }
       if (!this.pool.ready) {
         throw new MutationException(
-          MutationExceptionCode.UNAVAILABLE,
+          MutationExceptionCode.NOT_READY,
           'the MAC pool is still being rebuilt from the cluster; retry in a few seconds',
         );
       }
       const mutation = await this.mutators[target].mutate(request);
-      if (this.debug) {
-        this.logger.debug(
-          `uid=${uid} kind=${request.kind.kind} object=${request.namespace}/${request.name} op=${request.operation}` +
-            ` dryRun=${request.dryRun} allowed=true macs=${mutation.macs.join(',')}`,
-        );
-      }
+      if (this.debug) this.logger.debug({ msg: 'admitted', ...fields(uid, request), macs: mutation.macs });
       return allowed(apiVersion, uid, mutation.patch, mutation.warnings);
     } catch (error) {
       if (error instanceof MutationException) {
-        if (this.debug) this.logger.debug(`uid=${uid} denied (${error.code}): ${error.message}`);
-        return denied(apiVersion, uid, error.code, error.message);
+        if (this.debug) {
+          this.logger.debug({
+            msg: 'denied',
+            ...fields(uid, request),
+            code: error.code,
+            reason: error.message,
+          });
+        }
+        return denied(apiVersion, uid, DENIAL_STATUS[error.code], error.message);
       }
-      this.logger.error(
-        `uid=${uid} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
-      );
+      this.logger.error({
+        msg: 'admission failed',
+        ...fields(uid, request),
+        error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+      });
       return denied(
         apiVersion,
         uid,
-        MutationExceptionCode.INTERNAL,
+        DENIAL_STATUS[MutationExceptionCode.INTERNAL],
         `internal error while admitting request ${uid}`,
       );
     }
   }
+}
+
+/** The request's identity as log fields; what could not be decoded is left out. */
+function fields(uid: string, request: AdmissionRequest | undefined): Record<string, unknown> {
+  if (request === undefined) return { uid };
+  return {
+    uid,
+    kind: request.kind.kind,
+    namespace: request.namespace,
+    name: request.name,
+    operation: request.operation,
+    dryRun: request.dryRun,
+  };
 }

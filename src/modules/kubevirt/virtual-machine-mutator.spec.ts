@@ -1,6 +1,6 @@
 import { admissionReview, virtualMachine } from '../../../test/fixtures/objects';
 import { type AdmissionRequest, decodeRequest } from '../mutation/admission-review';
-import { MutationException } from '../mutation/mutation.exception';
+import { MutationException, MutationExceptionCode } from '../mutation/mutation.exception';
 import { MacAddress } from '../pool/mac-address';
 import { MacPool } from '../pool/mac-pool';
 import { MacRange } from '../pool/mac-range';
@@ -125,6 +125,22 @@ describe('VirtualMachineMutator', () => {
     expect(pool.stats().used).toBe(0);
   });
 
+  it('denies a multicast MAC on CREATE, naming the VM, the interface and the value', () => {
+    const vm = virtualMachine(
+      'vm',
+      [{ name: 'default', binding: 'masquerade', macAddress: '03:00:00:00:00:01' }],
+      [{ name: 'default' }],
+    );
+    for (const dryRun of [false, true]) {
+      const error = denial(() => create(vm, context({ dryRun })));
+      expect(error.code).toBe(MutationExceptionCode.MAC_MULTICAST);
+      expect(error.message).toBe(
+        'Failed to create virtual machine allocation error: vm/ns/vm: interface default: MAC address 03:00:00:00:00:01 is a multicast address (the lowest bit of the first octet is set); no network interface can use it',
+      );
+    }
+    expect(pool.stats().used).toBe(0);
+  });
+
   it('denies a 1,000-interface VM without allocating', () => {
     const ifaces = Array.from({ length: 1000 }, (_, i) => ({ name: `n${i}` }));
     const error = denial(() =>
@@ -136,7 +152,7 @@ describe('VirtualMachineMutator', () => {
         ),
       ),
     );
-    expect(error.code).toBe(413);
+    expect(error.code).toBe(MutationExceptionCode.TOO_LARGE);
     expect(error.message).toBe('vm/ns/big: too many interfaces: 1000 (at most 256)');
     expect(pool.stats().used).toBe(0);
   });
@@ -173,7 +189,7 @@ describe('VirtualMachineMutator', () => {
         context(),
       ),
     );
-    expect(error.code).toBe(500);
+    expect(error.code).toBe(MutationExceptionCode.POOL_EXHAUSTED);
     expect(error.message).toBe(
       'the range is full: no MAC left in 02:00:00:00:00:00 - 02:00:00:00:00:01 for vm/ns/vm',
     );
@@ -212,7 +228,7 @@ describe('VirtualMachineMutator', () => {
           context({ policy: 'Reject' }),
         ),
       );
-      expect(error.code).toBe(409);
+      expect(error.code).toBe(MutationExceptionCode.MAC_IN_USE);
       expect(error.message).toBe(
         `MAC address ${taken} requested for interface br1 of vm/ns/vm is already in use by pod/ns/p`,
       );
@@ -293,6 +309,110 @@ describe('VirtualMachineMutator', () => {
         '/spec/template/spec/domain/devices/interfaces/5/macAddress',
       ]);
       expect(pool.stats().used).toBe(6);
+    });
+
+    it('denies a duplicate between a restored MAC and a requested one', () => {
+      const two = virtualMachine(
+        'vm',
+        [{ name: 'a' }, { name: 'b' }],
+        [
+          { name: 'a', multus: 'n' },
+          { name: 'b', multus: 'n' },
+        ],
+      );
+      const stored = applied(two, create(two).patch) as {
+        spec: { template: { spec: { domain: { devices: { interfaces: { macAddress?: string }[] } } } } };
+      };
+      const [x] = stored.spec.template.spec.domain.devices.interfaces.map((i) => i.macAddress!);
+      const next = structuredClone(stored);
+      delete next.spec.template.spec.domain.devices.interfaces[0].macAddress; // a gets x back
+      next.spec.template.spec.domain.devices.interfaces[1].macAddress = x; // b asks for x
+      const before = pool.stats();
+      for (const policy of ['Warn', 'Reject'] as const) {
+        for (const dryRun of [false, true]) {
+          const error = denial(() =>
+            update(stored as unknown as Record<string, unknown>, next as unknown as Record<string, unknown>, {
+              ...context({ policy, dryRun }),
+            }),
+          );
+          expect(error.message).toBe(
+            `Failed to update virtual machine allocation error: Failed to allocate mac to the vm object: duplicate MAC address ${x} found on interfaces: a and b`,
+          );
+        }
+      }
+      expect(pool.stats()).toEqual(before);
+    });
+
+    it('answers a dry run on a nearly full range as the real request does', () => {
+      // 16 MACs: the VM keeps 3, 12 others are taken, 1 is free; the update adds one interface.
+      const small = new MacPool(MacRange.parse('02:00:00:00:00:00', '02:00:00:00:00:0f'), () => 0);
+      const m = new VirtualMachineMutator(small);
+      const names = ['a', 'b', 'c'];
+      const vm = virtualMachine(
+        'vm',
+        names.map((name) => ({ name })),
+        names.map((name) => ({ name, multus: 'n' })),
+      );
+      const run = (object: Record<string, unknown>, ctx: ReturnType<typeof context>, oldObject?: object) =>
+        m.mutate(
+          request(
+            admissionReview({
+              kind: 'VirtualMachine',
+              namespace: 'ns',
+              object,
+              oldObject: oldObject as Record<string, unknown> | undefined,
+              operation: oldObject === undefined ? 'CREATE' : 'UPDATE',
+            }),
+          ),
+          ctx,
+        );
+      const stored = applied(vm, run(vm, context()).patch) as ReturnType<typeof original> & {
+        spec: { template: { spec: { domain: { devices: { interfaces: unknown[] } }; networks: unknown[] } } };
+      };
+      for (let i = 0; i < 12; i++) small.allocate(`pod/ns/p${i}`, 'net#0');
+      expect(small.stats().free).toBe(1);
+      const next = structuredClone(stored);
+      next.spec.template.spec.domain.devices.interfaces.push({ name: 'd', bridge: {} });
+      next.spec.template.spec.networks.push({ name: 'd', multus: { networkName: 'n' } });
+      const dry = run(next, context({ dryRun: true }), stored);
+      expect(small.stats().free).toBe(1);
+      const real = run(next, context(), stored);
+      expect(dry.patch.slice(1)).toEqual(real.patch.slice(1));
+      expect(real.patch.map((op) => op.value)).toContain('02:00:00:00:00:0f');
+      expect(small.stats().free).toBe(0);
+    });
+
+    it('denies a newly requested multicast MAC but lets a VM keep one it already has', () => {
+      const stored = applied(original(), create(original()).patch) as {
+        spec: { template: { spec: { domain: { devices: { interfaces: { macAddress?: string }[] } } } } };
+        metadata: Record<string, unknown>;
+      };
+      const next = structuredClone(stored);
+      next.spec.template.spec.domain.devices.interfaces[1].macAddress = '03:00:00:00:00:01';
+      const before = pool.stats();
+      for (const dryRun of [false, true]) {
+        const error = denial(() =>
+          update(
+            stored as unknown as Record<string, unknown>,
+            next as unknown as Record<string, unknown>,
+            context({ dryRun }),
+          ),
+        );
+        expect(error.code).toBe(MutationExceptionCode.MAC_MULTICAST);
+        expect(error.message).toBe(
+          'Failed to update virtual machine allocation error: vm/ns/vm: interface br1: MAC address 03:00:00:00:00:01 is a multicast address (the lowest bit of the first octet is set); no network interface can use it',
+        );
+      }
+      expect(pool.stats()).toEqual(before);
+      // A VM persisted with one before this check existed: a label change still goes through, the MAC stays.
+      const legacy = structuredClone(next);
+      const relabelled = structuredClone(next);
+      relabelled.metadata.labels = { touched: 'yes' };
+      const mutation = update(
+        legacy as unknown as Record<string, unknown>,
+        relabelled as unknown as Record<string, unknown>,
+      );
+      expect(mutation.macs).toContain('03:00:00:00:00:01');
     });
 
     it('records a changed MAC without a duplicate warning for MACs it already had', () => {

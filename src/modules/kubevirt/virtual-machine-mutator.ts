@@ -1,7 +1,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import { type AdmissionRequest } from '../mutation/admission-review';
+import { MutationExceptionCode } from '../mutation/mutation.exception';
 import { addAnnotation, type JsonPatchAdd, pointer } from '../mutation/json-patch';
-import { type ClaimOptions, MacClaims, parseRequestedMac } from '../mutation/mac-claims';
+import { type ClaimOptions, MacClaims } from '../mutation/mac-claims';
 import { isObject, type Mutation, NO_MUTATION, ownerKey } from '../mutation/mutation';
 import { MacAddress } from '../pool/mac-address';
 import { type MacPool } from '../pool/mac-pool';
@@ -47,7 +48,9 @@ export class VirtualMachineMutator {
       previous = request.oldObject === undefined ? undefined : readVm(request.oldObject, owner);
       if (request.oldObject !== undefined && !changed(request.oldObject, vm)) return NO_MUTATION;
     }
-    this.validate(current, prefix);
+    // The MACs the VM ends up with: an interface whose MAC the request omits gets its previous one back (see
+    // assign), so a duplicate between a restored and a requested MAC is as much a duplicate as two requested ones.
+    this.validate(withPreviousMacs(current, previous), previous, owner, prefix);
 
     const claims = new MacClaims(this.pool, owner, { ...context, since: context.now.getTime() });
     try {
@@ -58,7 +61,7 @@ export class VirtualMachineMutator {
     }
   }
 
-  private validate(vm: VmShape, prefix: string): void {
+  private validate(vm: VmShape, previous: VmShape | undefined, owner: string, prefix: string): void {
     const names = new Set<string>();
     for (const iface of vm.interfaces) {
       if (names.has(iface.name)) {
@@ -74,6 +77,17 @@ export class VirtualMachineMutator {
         throw bad(
           prefix,
           `Failed to allocate mac to the vm object: invalid MAC address format for interface ${iface.name}: ${iface.macAddress}: address ${iface.macAddress}: invalid MAC address`,
+          MutationExceptionCode.MAC_MALFORMED,
+        );
+      }
+      // No NIC can take a group address; the guest or the CNI plugin would refuse it far from the cause. A VM that
+      // already carries one (admitted before this check existed) keeps it, so its other updates still go through.
+      if (MacAddress.fromValue(mac).isMulticast && !hadMac(previous, iface.name, mac)) {
+        throw bad(
+          prefix,
+          `${owner}: interface ${iface.name}: MAC address ${iface.macAddress} is a multicast address ` +
+            '(the lowest bit of the first octet is set); no network interface can use it',
+          MutationExceptionCode.MAC_MULTICAST,
         );
       }
       const other = seen.get(mac);
@@ -81,6 +95,7 @@ export class VirtualMachineMutator {
         throw bad(
           prefix,
           `Failed to allocate mac to the vm object: duplicate MAC address ${MacAddress.format(mac)} found on interfaces: ${other} and ${iface.name}`,
+          MutationExceptionCode.MAC_DUPLICATE_IN_OBJECT,
         );
       }
       seen.set(mac, iface.name);
@@ -107,7 +122,8 @@ export class VirtualMachineMutator {
         patch.push({ op: 'add', path: pointer(...INTERFACES_PATH, iface.index, 'macAddress'), value: kept });
         macs.push(kept);
       } else if (iface.macAddress !== undefined && supported) {
-        const mac = parseRequestedMac(iface.macAddress, `interface ${iface.name}`);
+        // validate() parsed every MAC of the request already (and refused new multicast ones).
+        const mac = MacAddress.fromValue(MacAddress.tryParseValue(iface.macAddress)!);
         const unchanged = kept !== undefined && MacAddress.tryParseValue(kept) === mac.value;
         // A MAC the interface already had is not a new request: no duplicate warning on every update.
         if (unchanged) claims.keep(iface.name, mac);
@@ -126,6 +142,24 @@ export class VirtualMachineMutator {
     });
     return { patch, warnings: claims.warnings, macs };
   }
+}
+
+/** The VM's interfaces with the MAC each will carry: its own, or the one `previous` had under the same name. */
+function withPreviousMacs(current: VmShape, previous: VmShape | undefined): VmShape {
+  if (previous === undefined) return current;
+  const previousMacs = new Map(previous.interfaces.map((i) => [i.name, i.macAddress]));
+  return {
+    ...current,
+    interfaces: current.interfaces.map((iface) =>
+      iface.macAddress === undefined ? { ...iface, macAddress: previousMacs.get(iface.name) } : iface,
+    ),
+  };
+}
+
+/** Whether interface `name` of `previous` carried the MAC `value`. */
+function hadMac(previous: VmShape | undefined, name: string, value: number): boolean {
+  const before = previous?.interfaces.find((i) => i.name === name)?.macAddress;
+  return before !== undefined && MacAddress.tryParseValue(before) === value;
 }
 
 /** Upstream's UPDATE test: the spec, the labels or the annotations (other than the timestamp) differ. */

@@ -17,9 +17,13 @@ export interface VmShape {
   annotations: Record<string, unknown> | undefined;
 }
 
-/** A BAD_REQUEST denial; `prefix` is upstream's operation prefix, empty for shape errors. */
-export function bad(prefix: string, message: string): MutationException {
-  return new MutationException(MutationExceptionCode.BAD_REQUEST, `${prefix}${message}`);
+/** A denial of a malformed VM; `prefix` is upstream's operation prefix, empty for shape errors. */
+export function bad(
+  prefix: string,
+  message: string,
+  code = MutationExceptionCode.OBJECT_MALFORMED,
+): MutationException {
+  return new MutationException(code, `${prefix}${message}`);
 }
 
 /** Reads the interface list and networks of a VM, checking the shape of what is read. */

@@ -66,10 +66,12 @@ describe('AdmissionReview decoding and answers', () => {
       },
     });
     expect(allowed('admission.k8s.io/v1', 'u-7').response).toEqual({ uid: 'u-7', allowed: true });
-    expect(denied('admission.k8s.io/v1', 'u-7', 409, 'taken').response).toEqual({
-      uid: 'u-7',
-      allowed: false,
-      status: { code: 409, message: 'taken' },
-    });
+    expect(denied('admission.k8s.io/v1', 'u-7', { code: 409, reason: 'Conflict' }, 'taken').response).toEqual(
+      {
+        uid: 'u-7',
+        allowed: false,
+        status: { code: 409, reason: 'Conflict', message: 'taken' },
+      },
+    );
   });
 });

@@ -25,7 +25,7 @@ export interface AdmissionReviewResponse {
   response: {
     uid: string;
     allowed: boolean;
-    status?: { code: number; message: string };
+    status?: { code: number; reason?: string; message: string };
     patchType?: 'JSONPatch';
     patch?: string;
     warnings?: string[];
@@ -66,7 +66,10 @@ export function reviewEnvelope(body: unknown): {
 export function decodeRequest(uid: string, raw: unknown): AdmissionRequest {
   const request = raw as Record<string, unknown>;
   const bad = (what: string) =>
-    new MutationException(MutationExceptionCode.BAD_REQUEST, `malformed AdmissionReview ${uid}: ${what}`);
+    new MutationException(
+      MutationExceptionCode.REVIEW_MALFORMED,
+      `malformed AdmissionReview ${uid}: ${what}`,
+    );
   const kind = request.kind;
   if (
     !isObject(kind) ||
@@ -121,12 +124,12 @@ export function allowed(
 export function denied(
   apiVersion: AdmissionApiVersion,
   uid: string,
-  code: number,
+  status: { code: number; reason?: string },
   message: string,
 ): AdmissionReviewResponse {
   return {
     apiVersion,
     kind: 'AdmissionReview',
-    response: { uid, allowed: false, status: { code, message } },
+    response: { uid, allowed: false, status: { ...status, message } },
   };
 }

@@ -22,7 +22,8 @@ export interface ClaimOptions {
 export class MacClaims {
   readonly warnings: string[] = [];
   private readonly transaction: PoolTransaction;
-  private readonly requestedInRange = new Set<number>();
+  /** Dry runs only: requested or kept MACs that are free in the pool now (see skipInPreview). */
+  private readonly freeRequested = new Set<number>();
 
   constructor(
     private readonly pool: MacPool,
@@ -41,12 +42,12 @@ export class MacClaims {
     const others = this.options.dryRun
       ? this.pool.holders(mac).filter((e) => e.owner !== this.owner)
       : this.transaction.hold(key, mac);
-    if (this.pool.range.contains(mac.value)) this.requestedInRange.add(mac.value);
+    this.skipInPreview(mac);
     if (others.length === 0) return;
     const holders = [...new Set(others.map((e) => e.owner))].sort().join(', ');
     if (this.options.policy === 'Reject') {
       throw new MutationException(
-        MutationExceptionCode.DUPLICATE_MAC,
+        MutationExceptionCode.MAC_IN_USE,
         `MAC address ${mac} requested for ${what} of ${this.owner} is already in use by ${holders}`,
       );
     }
@@ -56,7 +57,18 @@ export class MacClaims {
   /** Records a MAC the owner already had (an UPDATE that keeps it); no duplicate policy applies. */
   keep(key: string, mac: MacAddress): void {
     if (!this.options.dryRun) this.transaction.hold(key, mac);
-    if (this.pool.range.contains(mac.value)) this.requestedInRange.add(mac.value);
+    this.skipInPreview(mac);
+  }
+
+  /**
+   * A dry run records nothing, so a MAC it requests or keeps that is free in the pool now would still be offered by
+   * the preview, while the real request holds it first. Only such MACs are skipped: one already held (the owner's
+   * own, or another's) is not free, so the preview never offers it, and counting it would ask the pool for more free
+   * MACs than the request needs (a nearly full range would then deny the dry run and admit the real request).
+   */
+  private skipInPreview(mac: MacAddress): void {
+    if (!this.options.dryRun || !this.pool.range.contains(mac.value)) return;
+    if (this.pool.holders(mac).length === 0) this.freeRequested.add(mac.value);
   }
 
   /** Takes `keys.length` MACs from the pool, in order. */
@@ -64,15 +76,14 @@ export class MacClaims {
     if (keys.length === 0) return [];
     try {
       if (!this.options.dryRun) return keys.map((key) => this.transaction.allocate(key));
-      // A dry run records nothing, so MACs it "requested" above are still free in the pool: skip them.
       return this.pool
-        .preview(keys.length + this.requestedInRange.size)
-        .filter((mac) => !this.requestedInRange.has(mac.value))
+        .preview(keys.length + this.freeRequested.size)
+        .filter((mac) => !this.freeRequested.has(mac.value))
         .slice(0, keys.length);
     } catch (error) {
       if (error instanceof PoolException && error.code === PoolExceptionCode.POOL_EXHAUSTED) {
         throw new MutationException(
-          MutationExceptionCode.INTERNAL,
+          MutationExceptionCode.POOL_EXHAUSTED,
           `the range is full: no MAC left in ${this.pool.range} for ${this.owner}`,
         );
       }
@@ -89,16 +100,25 @@ export class MacClaims {
 export function parseRequestedMac(text: unknown, where: string): MacAddress {
   if (typeof text !== 'string') {
     throw new MutationException(
-      MutationExceptionCode.BAD_REQUEST,
+      MutationExceptionCode.MAC_MALFORMED,
       `${where}: MAC address must be a string, got ${JSON.stringify(text)}`,
     );
   }
+  let mac: MacAddress;
   try {
-    return MacAddress.parse(text);
+    mac = MacAddress.parse(text);
   } catch {
     throw new MutationException(
-      MutationExceptionCode.BAD_REQUEST,
+      MutationExceptionCode.MAC_MALFORMED,
       `${where}: address ${text}: invalid MAC address`,
     );
   }
+  // A group address is valid syntax but no NIC can take it: the CNI plugin or the guest would fail far from here.
+  if (mac.isMulticast) {
+    throw new MutationException(
+      MutationExceptionCode.MAC_MULTICAST,
+      `${where}: MAC address ${text} is a multicast address (the lowest bit of the first octet is set); no network interface can use it`,
+    );
+  }
+  return mac;
 }

@@ -1,6 +1,6 @@
 import { admissionReview, podWithNetworks } from '../../../test/fixtures/objects';
 import { decodeRequest } from '../mutation/admission-review';
-import { MutationException } from '../mutation/mutation.exception';
+import { MutationException, MutationExceptionCode } from '../mutation/mutation.exception';
 import { MacAddress } from '../pool/mac-address';
 import { MacPool } from '../pool/mac-pool';
 import { MacRange } from '../pool/mac-range';
@@ -90,7 +90,9 @@ describe('PodMutator', () => {
     expect(bad('{"name":"a"}').message).toMatch(
       /^pod\/ns\/p: parsePodNetworkAnnotation: failed to parse pod Network Attachment Selection Annotation JSON format: /,
     );
-    expect(bad('[{"name":"a","mac":"02:00:00:00:00:09"},{"name":"b","mac":"nope"}]').code).toBe(400);
+    expect(bad('[{"name":"a","mac":"02:00:00:00:00:09"},{"name":"b","mac":"nope"}]').code).toBe(
+      MutationExceptionCode.MAC_MALFORMED,
+    );
     expect(pool.stats()).toMatchObject({ used: 0, pending: 0 });
   });
 
@@ -109,6 +111,39 @@ describe('PodMutator', () => {
     const dry = mutate('net1,net2', {}, options({ dryRun: true }));
     expect(pool.stats().used).toBe(0);
     expect(mutate('net1,net2').patch).toEqual(dry.patch);
+  });
+
+  it('answers a dry run on a nearly full range as the real request does', () => {
+    // 16 MACs: 14 taken, one of them by another pod that this pod also asks for; 2 free, this pod needs 1.
+    const taken = pool.allocate('pod/ns/other', 'n');
+    for (let i = 0; i < 14; i++) pool.allocate(`pod/ns/x${i}`, 'n');
+    expect(pool.stats().free).toBe(1);
+    const networks = `[{"name":"a","mac":"${taken}"},{"name":"b"}]`;
+    const dry = mutate(networks, {}, options({ dryRun: true }));
+    expect(pool.stats().free).toBe(1);
+    const real = mutate(networks);
+    expect(real.patch).toEqual(dry.patch);
+    expect(real.warnings).toEqual(dry.warnings);
+    expect(written(real)[1].mac).toBe('02:00:00:00:00:0f');
+  });
+
+  it('denies a requested multicast MAC, naming the pod, the network and the value', () => {
+    for (const dryRun of [false, true]) {
+      const error = (() => {
+        try {
+          mutate('[{"name":"a"},{"name":"b","mac":"01:00:5e:00:00:01"}]', {}, options({ dryRun }));
+        } catch (e) {
+          if (e instanceof MutationException) return e;
+          throw e;
+        }
+        throw new Error('admitted');
+      })();
+      expect(error.code).toBe(MutationExceptionCode.MAC_MULTICAST);
+      expect(error.message).toBe(
+        'pod/ns/p: network b: MAC address 01:00:5e:00:00:01 is a multicast address (the lowest bit of the first octet is set); no network interface can use it',
+      );
+    }
+    expect(pool.stats()).toMatchObject({ used: 0, pending: 0 });
   });
 
   it('denies when the range is full and keeps nothing of the request', () => {

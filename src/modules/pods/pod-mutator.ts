@@ -35,7 +35,7 @@ export class PodMutator {
     const owner = ownerKey('pod', request.namespace, name, request.uid);
     if (typeof value !== 'string') {
       throw new MutationException(
-        MutationExceptionCode.BAD_REQUEST,
+        MutationExceptionCode.OBJECT_MALFORMED,
         `${owner}: annotation ${NETWORKS_ANNOTATION} must be a string`,
       );
     }
@@ -44,7 +44,7 @@ export class PodMutator {
       parsed = parseNetworksAnnotation(value);
     } catch (error) {
       if (!(error instanceof NetworkAnnotationError)) throw error;
-      throw new MutationException(MutationExceptionCode.BAD_REQUEST, `${owner}: ${error.message}`);
+      throw new MutationException(MutationExceptionCode.OBJECT_MALFORMED, `${owner}: ${error.message}`);
     }
     if (parsed.networks.length === 0) return NO_MUTATION;
 
