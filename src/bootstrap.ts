@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { type Server as TlsServer } from 'node:tls';
 import { AppModule } from './app.module';
+import { listen } from './common/listen';
 import { AppConfig, ConfigurationException } from './config/app-config';
 import { LOG_LEVELS, type LogLevelName } from './config/environment';
 import { ServingCertificate } from './modules/certificates/serving-certificate.service';
@@ -13,6 +14,11 @@ import { PoolService } from './modules/pool/pool.service';
 
 /** controller-runtime's limit for an AdmissionReview (an UPDATE carries the object twice). */
 const WEBHOOK_BODY_LIMIT = 7 * 1024 * 1024;
+
+/** `host:port`, with an IPv6 host in brackets. */
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
 
 /** Levels at or above the configured one (LOG_LEVELS lists them most severe first). */
 function levelsFrom(level: LogLevelName): LogLevel[] {
@@ -81,7 +87,7 @@ export async function startManager(
     .get(ServingCertificate)
     .attach(app.getHttpServer() as unknown as TlsServer, app.getHttpAdapter().getInstance());
   await options.beforeListen?.(app);
-  await app.listen(config.webhook.port, '0.0.0.0');
+  const webhookHost = await listen(app, config.webhook.port, config.webhook.host);
 
   const metricsApp = await NestFactory.create<NestFastifyApplication>(
     MetricsHttpModule,
@@ -90,13 +96,17 @@ export async function startManager(
       logger,
     },
   );
-  await metricsApp.listen(config.metrics.port, config.metrics.host);
+  const metricsHost = await listen(metricsApp, config.metrics.port, config.metrics.host);
 
   const stats = app.get(PoolService).pool.stats();
-  logger.log(
-    `pool ${stats.rangeStart} - ${stats.rangeEnd} (${stats.size} addresses); webhooks on https://0.0.0.0:${config.webhook.port}; ` +
-      `metrics on http://${config.metrics.host}:${config.metrics.port}/metrics`,
-  );
+  logger.log({
+    msg: 'manager started',
+    rangeStart: stats.rangeStart,
+    rangeEnd: stats.rangeEnd,
+    rangeSize: stats.size,
+    webhook: `https://${hostPort(webhookHost, config.webhook.port)}`,
+    metrics: `http://${hostPort(metricsHost, config.metrics.port)}/metrics`,
+  });
   return {
     config,
     app,

@@ -17,7 +17,8 @@ describe('AppConfig', () => {
     const config = AppConfig.fromEnvironment(valid);
     expect(config.range.size).toBe(2 ** 40);
     expect(config.webhook.port).toBe(8000);
-    expect(config.metrics).toEqual({ host: '0.0.0.0', port: 8080 });
+    expect(config.metrics).toEqual({ host: '', port: 8080 });
+    expect(config.webhook.host).toBe('');
     expect(config.logLevel).toBe('log');
     expect(config.duplicatePolicy).toBe('Warn');
   });
@@ -70,6 +71,39 @@ describe('AppConfig', () => {
     );
   });
 
+  it('lists cross-field problems in the same message as single-variable ones', () => {
+    expect(
+      problems({
+        RANGE_START: '02:00:00:00:00:ff',
+        RANGE_END: '02:00:00:00:00:00',
+        LOG_LEVEL: 'chatty',
+        CA_OVERLAP_INTERVAL: '9000h',
+      }),
+    ).toEqual([
+      expect.stringMatching(/^LOG_LEVEL=chatty: must be one of/),
+      'CA_OVERLAP_INTERVAL=9000h: must be shorter than CA_ROTATE_INTERVAL=8760h0m0s (the overlap is part of the CA life time)',
+      expect.stringMatching(
+        /^RANGE_START=02:00:00:00:00:ff RANGE_END=02:00:00:00:00:00: failed to set initial ranges: /,
+      ),
+    ]);
+  });
+
+  it('does not compare an invalid interval with the others', () => {
+    expect(problems({ ...valid, CA_OVERLAP_INTERVAL: 'soon' })).toEqual([
+      expect.stringMatching(/^CA_OVERLAP_INTERVAL=soon: must be a Go duration/),
+    ]);
+  });
+
+  it('binds every address by default and takes an IPv4 or IPv6 bind address', () => {
+    expect(AppConfig.fromEnvironment({ ...valid, WEBHOOK_BIND_ADDRESS: '::' }).webhook.host).toBe('::');
+    expect(AppConfig.fromEnvironment({ ...valid, WEBHOOK_BIND_ADDRESS: '10.0.0.1' }).webhook.host).toBe(
+      '10.0.0.1',
+    );
+    expect(problems({ ...valid, WEBHOOK_BIND_ADDRESS: 'localhost' })).toEqual([
+      expect.stringMatching(/^WEBHOOK_BIND_ADDRESS=localhost: must be an IPv4 or IPv6 address/),
+    ]);
+  });
+
   it('rejects a non-numeric port', () => {
     expect(problems({ ...valid, WEBHOOK_PORT: 'http' })).toEqual([
       expect.stringMatching(/^WEBHOOK_PORT=http: /),
@@ -107,6 +141,7 @@ describe('AppConfig certificate and webhook settings', () => {
     expect(config.namespace).toBe('kubemacpool-system');
     expect(config.webhook).toEqual({
       port: 8000,
+      host: '',
       configurationName: 'kubemacpool-mutator',
       extraDnsNames: [],
       extraIpAddresses: [],

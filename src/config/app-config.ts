@@ -21,6 +21,7 @@ export class ConfigurationException extends Error {
 }
 
 export interface ListenAddress {
+  /** Empty means every address, IPv6 and IPv4. */
   host: string;
   port: number;
 }
@@ -36,6 +37,8 @@ export interface CertificateSettings {
 
 export interface WebhookSettings {
   port: number;
+  /** The address to bind; empty means every address, IPv6 and IPv4. */
+  host: string;
   /** The MutatingWebhookConfiguration whose caBundle we manage. */
   configurationName: string;
   extraDnsNames: string[];
@@ -75,21 +78,25 @@ export class AppConfig {
       if (value !== undefined) input[name] = value;
     }
     const vars = plainToInstance(EnvironmentVariables, input);
+    const invalid = new Set<string>();
     const problems = validateSync(vars, { skipMissingProperties: false }).map((error) => {
+      invalid.add(error.property);
       const shown = input[error.property] === undefined ? '(unset)' : input[error.property];
       return `${error.property}=${shown}: ${Object.values(error.constraints ?? {}).join('; ')}`;
     });
-    if (problems.length > 0) throw new ConfigurationException(problems);
-
-    const certificates = AppConfig.certificateSettings(vars, problems);
+    // Cross-field checks run in the same pass, over the variables that are valid on their own, so one message
+    // lists every problem: a bad LOG_LEVEL does not hide a range whose start is above its end.
+    const certificates = AppConfig.certificateSettings(vars, invalid, problems);
     let range: MacRange | undefined;
-    try {
-      range = MacRange.parse(vars.RANGE_START, vars.RANGE_END);
-    } catch (error) {
-      if (!(error instanceof PoolException)) throw error;
-      problems.push(
-        `RANGE_START=${vars.RANGE_START} RANGE_END=${vars.RANGE_END}: failed to set initial ranges: ${error.message}`,
-      );
+    if (!invalid.has('RANGE_START') && !invalid.has('RANGE_END')) {
+      try {
+        range = MacRange.parse(vars.RANGE_START, vars.RANGE_END);
+      } catch (error) {
+        if (!(error instanceof PoolException)) throw error;
+        problems.push(
+          `RANGE_START=${vars.RANGE_START} RANGE_END=${vars.RANGE_END}: failed to set initial ranges: ${error.message}`,
+        );
+      }
     }
     if (problems.length > 0 || range === undefined) throw new ConfigurationException(problems);
 
@@ -99,6 +106,7 @@ export class AppConfig {
       vars.POD_NAME,
       {
         port: vars.WEBHOOK_PORT,
+        host: vars.WEBHOOK_BIND_ADDRESS,
         configurationName: vars.WEBHOOK_CONFIGURATION_NAME,
         extraDnsNames: splitList(vars.WEBHOOK_EXTRA_DNS_NAMES),
         extraIpAddresses: splitList(vars.WEBHOOK_EXTRA_IP_ADDRESSES),
@@ -117,14 +125,21 @@ export class AppConfig {
    * renew without pause), a serving certificate that does not outlive its CA, and a propagation delay that ends
    * before the old CA or certificate does.
    */
-  private static certificateSettings(vars: EnvironmentVariables, problems: string[]): CertificateSettings {
-    const ms = (value: string) => parseGoDuration(value)!;
+  private static certificateSettings(
+    vars: EnvironmentVariables,
+    invalid: ReadonlySet<string>,
+    problems: string[],
+  ): CertificateSettings {
+    // An invalid interval (already reported) is NaN, and every comparison with NaN is false: only pairs of valid
+    // intervals are checked against each other.
+    const ms = (name: keyof EnvironmentVariables) =>
+      invalid.has(name) ? NaN : (parseGoDuration(String(vars[name])) ?? NaN);
     const settings: CertificateSettings = {
-      caRotateMs: ms(vars.CA_ROTATE_INTERVAL),
-      caOverlapMs: ms(vars.CA_OVERLAP_INTERVAL),
-      certRotateMs: ms(vars.CERT_ROTATE_INTERVAL),
-      certOverlapMs: ms(vars.CERT_OVERLAP_INTERVAL),
-      propagationDelayMs: ms(vars.CA_PROPAGATION_DELAY),
+      caRotateMs: ms('CA_ROTATE_INTERVAL'),
+      caOverlapMs: ms('CA_OVERLAP_INTERVAL'),
+      certRotateMs: ms('CERT_ROTATE_INTERVAL'),
+      certOverlapMs: ms('CERT_OVERLAP_INTERVAL'),
+      propagationDelayMs: ms('CA_PROPAGATION_DELAY'),
     };
     const shorter = (name: keyof EnvironmentVariables, than: keyof EnvironmentVariables, why: string) =>
       problems.push(`${name}=${vars[name]}: must be shorter than ${than}=${vars[than]} (${why})`);
@@ -169,5 +184,5 @@ export class AppConfig {
 function parseListenAddress(address: string): ListenAddress {
   const colon = address.lastIndexOf(':');
   const host = address.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
-  return { host: host === '' ? '0.0.0.0' : host, port: Number(address.slice(colon + 1)) };
+  return { host, port: Number(address.slice(colon + 1)) };
 }

@@ -43,6 +43,14 @@ const IsMacAddress = () =>
     (value) => `address ${String(value)}: invalid MAC address`,
   );
 
+/** An IPv4 or IPv6 address to bind, or empty for every address. */
+const IsBindAddress = () =>
+  rule(
+    'isBindAddress',
+    (value) => value === '' || (typeof value === 'string' && isIP(value) !== 0),
+    () => 'must be an IPv4 or IPv6 address (for example 0.0.0.0 or ::), or empty for every address',
+  );
+
 export const TLS_VERSIONS = ['VersionTLS12', 'VersionTLS13'] as const;
 export type TlsVersionName = (typeof TLS_VERSIONS)[number];
 
@@ -94,7 +102,14 @@ export class EnvironmentVariables {
   @Max(65535, { message: 'must be a port from 0 to 65535 (0: a free port)' })
   WEBHOOK_PORT = 8000;
 
-  /** `[host]:port` of the plain-HTTP metrics endpoint; an empty host listens on every address, port 0 on a free port. */
+  /**
+   * Address the webhook server binds. Empty: every address, IPv6 and IPv4 alike (`::`, falling back to `0.0.0.0`
+   * where the kernel has no IPv6), so single-stack IPv6, single-stack IPv4 and dual-stack clusters all reach it.
+   */
+  @IsBindAddress()
+  WEBHOOK_BIND_ADDRESS = '';
+
+  /** `[host]:port` of the plain-HTTP metrics endpoint; an empty host listens on every address (IPv6 and IPv4), port 0 on a free port. */
   @Matches(
     /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):(0|[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$/,
     {

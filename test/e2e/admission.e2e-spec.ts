@@ -251,6 +251,26 @@ describe('admission webhooks through the real kube-apiserver', () => {
   });
 });
 
+describe('the webhook over IPv6 with the default bind address', () => {
+  // No WEBHOOK_BIND_ADDRESS: the default must serve IPv6 as well as IPv4, or a single-stack IPv6 cluster (whose
+  // API server reaches the Service over IPv6) fails every create in a managed namespace.
+  const env = new WebhookEnvironment();
+  env.webhookHost = '[::1]';
+  beforeAll(() => env.start({ ...RANGE, WEBHOOK_EXTRA_IP_ADDRESSES: '127.0.0.1,::1' }));
+  afterAll(() => env.stop());
+
+  it('is called by the API server at [::1] and gives a VM a MAC', async () => {
+    const namespace = await env.namespace('adm-ipv6');
+    const created = await env.custom.createNamespacedCustomObject({
+      ...VM_API,
+      namespace,
+      body: virtualMachine('v6', [{ name: 'default', binding: 'masquerade' }], [{ name: 'default' }]),
+    });
+    const [mac] = macsOf(created);
+    expect(inRange(mac!)).toBe(true);
+  });
+});
+
 describe('the Reject duplicate policy through the real kube-apiserver', () => {
   const env = new WebhookEnvironment();
   beforeAll(() => env.start({ ...RANGE, DUPLICATE_POLICY: 'Reject' }));

@@ -61,6 +61,8 @@ export class WebhookEnvironment {
   readonly scope = randomBytes(4).toString('hex');
   manager!: TestManager;
   managerNamespace = '';
+  /** The address the API server calls the webhook at; `[::1]` to prove the server is reachable over IPv6. */
+  webhookHost = '127.0.0.1';
 
   async start(
     env: Record<string, string> = {},
@@ -82,7 +84,7 @@ export class WebhookEnvironment {
       name: this.configurationName,
       podsMode: modes.pods,
       virtualMachinesMode: modes.vms,
-      clientConfig: { url: `https://127.0.0.1:${this.manager.port}` },
+      clientConfig: { url: `https://${this.webhookHost}:${this.manager.port}` },
       timeoutSeconds: 5,
       extraNamespaceSelectorExpressions: [{ key: SCOPE_LABEL, operator: 'In', values: [this.scope] }],
     });
