@@ -1,6 +1,6 @@
 import { MutationException, MutationExceptionCode } from './mutation.exception';
 import { type JsonPatchAdd } from './json-patch';
-import { isObject } from './mutation';
+import { isObject } from '../../common/objects';
 
 export const ADMISSION_API_VERSIONS = ['admission.k8s.io/v1', 'admission.k8s.io/v1beta1'] as const;
 export type AdmissionApiVersion = (typeof ADMISSION_API_VERSIONS)[number];

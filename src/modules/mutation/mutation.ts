@@ -22,9 +22,7 @@ export function ownerKey(kind: 'pod' | 'vm', namespace: string, name: string, ui
   return `${kind}/${namespace}/${name === '' ? `~${uid}` : name}`;
 }
 
-export function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+export { isObject } from '../../common/objects';
 
 /** One MAC an object carries, under the key its admission recorded it with (an interface name, a network key). */
 export interface ObservedMac {
