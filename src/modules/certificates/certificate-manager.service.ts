@@ -25,8 +25,10 @@ import {
   earliestExpiry,
   mergeBundle,
   servingNames,
+  servingProblem,
   servingValidity,
 } from './certificate-policy';
+import { CertificatesException, CertificatesExceptionCode } from './certificates.exception';
 import { type CertifiedKey, generateRsaKeyPair, signCertificate } from './x509';
 
 /** A check every minute besides the deadline timer, so a paused process or a missed event is noticed (as cert-manager). */
@@ -34,6 +36,12 @@ const SAFETY_CHECK_MS = 60_000;
 const DEADLINE_TIMER = 'certificate-deadline';
 const RETRY_MIN_MS = 200;
 const RETRY_MAX_MS = 30_000;
+/**
+ * Passes in a row that may write. A pass writes at most the CA, the caBundles, the CA's publication time and the
+ * serving certificate, and what it writes satisfies the next pass, so two suffice; more means a decision the
+ * material it produces does not satisfy, which must back off and be reported instead of spinning.
+ */
+const MAX_WRITING_PASSES = 5;
 
 function decode(value: string | undefined): string | undefined {
   return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
@@ -119,7 +127,11 @@ export class CertificateManager implements OnModuleDestroy {
         delay = Math.min(RETRY_MIN_MS * 2 ** this.failures++, RETRY_MAX_MS);
         const conflict = isConflict(error);
         const log = conflict ? this.logger.debug.bind(this.logger) : this.logger.error.bind(this.logger);
-        log(`certificate reconcile failed (${describeError(error)}); retrying in ${delay} ms`);
+        log('certificate reconcile failed; retrying', {
+          error: describeError(error),
+          code: error instanceof CertificatesException ? error.code : undefined,
+          retryInMs: delay,
+        });
       }
       this.scheduleDeadline(delay);
     } while (this.again && !this.stopped);
@@ -127,11 +139,14 @@ export class CertificateManager implements OnModuleDestroy {
 
   /** Passes until one writes nothing (a write changes what the next pass sees); returns the next deadline. */
   private async reconcileUntilStable(): Promise<number> {
-    for (let pass = 0; pass < 5; pass++) {
+    for (let pass = 0; pass < MAX_WRITING_PASSES; pass++) {
       const result = await this.reconcile(Date.now());
       if (!result.wrote) return result.nextCheckAt;
     }
-    return Date.now();
+    throw new CertificatesException(
+      CertificatesExceptionCode.NotConverging,
+      `${MAX_WRITING_PASSES} certificate reconcile passes in a row wrote to the API`,
+    );
   }
 
   /** One pass: CA, then caBundle, then serving certificate. */
@@ -147,20 +162,14 @@ export class CertificateManager implements OnModuleDestroy {
     let wrote = false;
 
     // 1. The CA.
-    const published = caSecret?.metadata?.annotations?.[PUBLISHED_ANNOTATION] !== undefined;
-    const caDecision = decideCa(
-      assessCa(keyPairOf(caSecret, CA_CERT_KEY, CA_KEY_KEY), now),
-      published,
-      hasWebhooks ? bundles[0] : undefined,
-      settings,
-      now,
-    );
+    const caDecision = decideCa(assessCa(keyPairOf(caSecret, CA_CERT_KEY, CA_KEY_KEY), now), settings, now);
     if (caDecision.rotate) {
-      this.logger.log(`creating a new webhook CA: ${caDecision.reason}`);
+      this.logger.log('creating a new webhook CA', { reason: caDecision.reason });
       const issued = await this.createCa(now);
       // A new CA is not published yet: drop the previous CA's publication time.
-      caSecret = await this.repository.writeSecret(
+      caSecret = await this.store(
         namespace,
+        caSecret,
         this.secret(
           caSecret,
           caName,
@@ -171,9 +180,14 @@ export class CertificateManager implements OnModuleDestroy {
       );
       wrote = true;
     }
-    const caData = keyPairOf(caSecret, CA_CERT_KEY, CA_KEY_KEY)!;
-    const ca = parseCertificates(caData.certificatePem)[0];
-    const caKey: CertifiedKey = { certificatePem: ca.pem, privateKeyPem: caData.privateKeyPem! };
+    const caData = keyPairOf(caSecret, CA_CERT_KEY, CA_KEY_KEY);
+    const ca = parseCertificates(caData?.certificatePem)[0];
+    if (caData?.privateKeyPem === undefined || ca === undefined)
+      throw new CertificatesException(
+        CertificatesExceptionCode.CaUnreadable,
+        `${caName} holds no CA after the CA step`,
+      );
+    const caKey: CertifiedKey = { certificatePem: ca.pem, privateKeyPem: caData.privateKeyPem };
 
     // 2. The caBundle of every webhook: the CA first, earlier CAs kept until they expire.
     let publishedAt = this.publishedAt(caSecret);
@@ -182,19 +196,22 @@ export class CertificateManager implements OnModuleDestroy {
       if (merged.some((bundle, i) => toPem(bundle) !== rawBundles[i])) {
         await this.publish(configuration, merged);
         wrote = true;
-        this.logger.log(
-          `caBundle of ${configuration.webhooks!.length} webhook(s) now trusts ${merged[0].length} CA(s)`,
-        );
+        this.logger.log('caBundle updated', {
+          webhooks: configuration.webhooks!.length,
+          trustedCas: merged[0].length,
+          ca: ca.fingerprint,
+        });
       }
       if (publishedAt === undefined) {
         publishedAt = now;
-        await this.repository.writeSecret(
+        await this.store(
           namespace,
+          caSecret,
           this.secret(
             caSecret,
             caName,
             'Opaque',
-            { [CA_CERT_KEY]: caData.certificatePem!, [CA_KEY_KEY]: caData.privateKeyPem! },
+            { [CA_CERT_KEY]: caData.certificatePem!, [CA_KEY_KEY]: caData.privateKeyPem },
             {
               [PUBLISHED_ANNOTATION]: new Date(now).toISOString(),
             },
@@ -210,10 +227,18 @@ export class CertificateManager implements OnModuleDestroy {
     const decision = decideServing(servingData, ca, hasWebhooks ? publishedAt : 0, names, settings, now);
     let servingDeadline = decision.nextCheckAt;
     if (decision.issue) {
-      this.logger.log(`issuing a new serving certificate: ${decision.reason}`);
+      this.logger.log('issuing a new serving certificate', { reason: decision.reason, ca: ca.fingerprint });
       const leaf = await this.createServingCertificate(caKey, ca, names, now);
-      await this.repository.writeSecret(
+      // Writing a certificate the next pass rejects again would re-issue it on every pass, forever.
+      const rejected = servingProblem(leaf, ca, names, now);
+      if (rejected !== undefined)
+        throw new CertificatesException(
+          CertificatesExceptionCode.IssuedCertificateRejected,
+          `the serving certificate just signed fails its own check: ${rejected}`,
+        );
+      await this.store(
         namespace,
+        servingSecret,
         this.secret(servingSecret, SERVING_SECRET_NAME, 'kubernetes.io/tls', {
           [TLS_CERT_KEY]: leaf.certificatePem,
           [TLS_KEY_KEY]: leaf.privateKeyPem,
@@ -282,6 +307,26 @@ export class CertificateManager implements OnModuleDestroy {
       issuer,
     );
     return { certificatePem, privateKeyPem: key.privateKeyPem };
+  }
+
+  /**
+   * Writes `body` over `current`. A Secret's type cannot change: one of another type (a `kubernetes.io/tls` Secret
+   * where the CA's `Opaque` one belongs) is deleted, on condition that it is still the copy that was read, and
+   * created anew, or every pass would fail on it for ever.
+   */
+  private async store(namespace: string, current: V1Secret | undefined, body: V1Secret): Promise<V1Secret> {
+    if (current?.type === undefined || current.type === body.type)
+      return this.repository.writeSecret(namespace, body);
+    this.logger.warn('replacing a Secret of the wrong type', {
+      secret: body.metadata!.name,
+      type: current.type,
+      wanted: body.type,
+    });
+    await this.repository.deleteSecret(namespace, body.metadata!.name!, current.metadata!.resourceVersion!);
+    return this.repository.writeSecret(namespace, {
+      ...body,
+      metadata: { ...body.metadata, resourceVersion: undefined },
+    });
   }
 
   /**

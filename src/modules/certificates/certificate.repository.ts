@@ -41,6 +41,19 @@ export class CertificateRepository {
     return this.core.replaceNamespacedSecret({ namespace, name: body.metadata.name!, body });
   }
 
+  /** Deletes the Secret if it is still at `resourceVersion` (409 otherwise); one already gone is fine. */
+  async deleteSecret(namespace: string, name: string, resourceVersion: string): Promise<void> {
+    try {
+      await this.core.deleteNamespacedSecret({
+        namespace,
+        name,
+        body: { preconditions: { resourceVersion } },
+      });
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+
   async readWebhookConfiguration(name: string): Promise<V1MutatingWebhookConfiguration | undefined> {
     try {
       return await this.admission.readMutatingWebhookConfiguration({ name });

@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto';
+import { upstreamCa } from '../../../test/fixtures/upstream-certificates';
 import { generateRsaKeyPair, signCertificate } from './x509';
 
 describe('x509', () => {
@@ -35,6 +36,21 @@ describe('x509', () => {
     expect(leaf.checkIP('127.0.0.1')).toBe('127.0.0.1');
     expect(leaf.keyUsage).toEqual(['1.3.6.1.5.5.7.3.1']);
     expect(new Date(leaf.validTo).getTime()).toBeCloseTo(notAfter.getTime(), -4);
+  });
+
+  it("names the issuer by the issuer's own subjectKeyIdentifier, however it was computed", async () => {
+    const [caKey, leafKey] = await Promise.all([generateRsaKeyPair(), generateRsaKeyPair()]);
+    // Go 1.25+ derives the identifier from SHA-256, forge from SHA-1: they differ for the same key.
+    const ca = upstreamCa(caKey, { commonName: 'kubemacpool-mutator', notBefore, notAfter });
+    const leafPem = signCertificate(
+      { commonName: 'kubemacpool-service', dnsNames: ['kubemacpool-service'], notBefore, notAfter },
+      leafKey,
+      ca,
+    );
+    const issuer = new X509Certificate(ca.certificatePem);
+    const leaf = new X509Certificate(leafPem);
+    expect(leaf.verify(issuer.publicKey)).toBe(true);
+    expect(leaf.checkIssued(issuer)).toBe(true);
   });
 
   it('marks client certificates for client authentication', async () => {

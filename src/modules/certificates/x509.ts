@@ -114,11 +114,26 @@ export function signCertificate(spec: CertificateSpec, subject: KeyPairPem, issu
   if (issuerCertificate !== undefined) {
     extensions.push({
       name: 'authorityKeyIdentifier',
-      keyIdentifier: issuerCertificate.generateSubjectKeyIdentifier().getBytes(),
+      keyIdentifier: authorityKeyIdentifier(issuerCertificate),
     });
   }
   certificate.setExtensions(extensions);
 
   certificate.sign(nativeSigner(issuer?.privateKeyPem ?? subject.privateKeyPem), forge.md.sha256.create());
   return forge.pki.certificateToPem(certificate);
+}
+
+/**
+ * The key identifier a certificate signed by `issuer` names it by: the issuer's own subjectKeyIdentifier. Issuers
+ * compute it in different ways (SHA-1 of the key, as forge does; truncated SHA-256, as Go 1.25+ does; or anything
+ * else), and OpenSSL only accepts a certificate as issued by a CA whose subjectKeyIdentifier equals the
+ * certificate's authorityKeyIdentifier. Recomputing it here would make certificates signed by a CA another tool
+ * created unverifiable against that CA. Only an issuer without the extension gets the SHA-1 form (RFC 5280 §4.2.1.2).
+ */
+function authorityKeyIdentifier(issuer: forge.pki.Certificate): string {
+  const extension = issuer.getExtension('subjectKeyIdentifier') as
+    { subjectKeyIdentifier?: string } | undefined;
+  return extension?.subjectKeyIdentifier === undefined
+    ? issuer.generateSubjectKeyIdentifier().getBytes()
+    : forge.util.hexToBytes(extension.subjectKeyIdentifier);
 }
