@@ -11,8 +11,8 @@ import { request as httpsRequest } from 'node:https';
 import { type AddressInfo } from 'node:net';
 import { connect } from 'node:tls';
 import { adminKubeConfig, createTestNamespace } from '../support/cluster';
-import { CertificateManager } from '../../src/modules/certificates/certificate-manager.service';
-import { generateRsaKeyPair } from '../../src/modules/certificates/x509';
+import { CertificateManagerService } from '../../src/modules/certificates/certificate-manager.service';
+import { X509Repository } from '../../src/modules/certificates/x509.repository';
 import { upstreamCa, upstreamServingCertificate } from '../fixtures/upstream-certificates';
 import { freeLoopbackPort } from '../support/ports';
 import { waitUntil } from '../support/webhook';
@@ -23,6 +23,8 @@ import {
   addTestAllowRoute,
   startTestManager,
 } from '../support/manager';
+
+const x509 = new X509Repository();
 
 const kc = adminKubeConfig();
 const core = kc.makeApiClient(CoreV1Api);
@@ -253,7 +255,7 @@ describe('webhook certificates through the real kube-apiserver', () => {
     let watch: { abort(): void } | undefined;
 
     beforeAll(async () => {
-      const [caKey, leafKey] = await Promise.all([generateRsaKeyPair(), generateRsaKeyPair()]);
+      const [caKey, leafKey] = await Promise.all([x509.generateRsaKeyPair(), x509.generateRsaKeyPair()]);
       const now = Date.now();
       ca = upstreamCa(caKey, {
         commonName: scenario.configurationName,
@@ -345,7 +347,7 @@ describe('webhook certificates through the real kube-apiserver', () => {
 
       // Settled: further reconcile passes, each awaited, write neither Secret.
       const settled = await scenario.secretVersions();
-      const manager = scenario.manager.app.get(CertificateManager);
+      const manager = scenario.manager.app.get(CertificateManagerService);
       for (let pass = 0; pass < 5; pass++) await manager.trigger();
       expect(await scenario.secretVersions()).toEqual(settled);
       // Every write the watch saw: upstream's creation, the CA's publication time, one new serving certificate.
@@ -363,7 +365,7 @@ describe('webhook certificates through the real kube-apiserver', () => {
   describe('a CA Secret of the wrong type', () => {
     const scenario = new Scenario();
     beforeAll(async () => {
-      const key = await generateRsaKeyPair();
+      const key = await x509.generateRsaKeyPair();
       const now = Date.now();
       const ca = upstreamCa(key, {
         commonName: scenario.configurationName,

@@ -29,7 +29,7 @@ import {
   servingValidity,
 } from './certificate-policy';
 import { CertificatesException, CertificatesExceptionCode } from './certificates.exception';
-import { type CertifiedKey, generateRsaKeyPair, signCertificate } from './x509';
+import { type CertifiedKey, X509Repository } from './x509.repository';
 
 /** A check every minute besides the deadline timer, so a paused process or a missed event is noticed (as cert-manager). */
 const SAFETY_CHECK_MS = 60_000;
@@ -57,7 +57,7 @@ function keyPairOf(secret: V1Secret | undefined, certKey: string, keyKey: string
 }
 
 /**
- * Keeps the webhook's CA, caBundle and serving certificate valid (SPEC.md §7, the cert-manager model): makes a CA
+ * Keeps the webhook's CA, caBundle and serving certificate valid (the cert-manager model): makes a CA
  * and a serving certificate when missing or broken, injects the CA into every webhook's caBundle (newest first,
  * the previous CA kept until it expires), and renews both before they expire. It runs on a timer set to the next
  * deadline and on every change to the Secrets or the webhook configuration.
@@ -66,8 +66,8 @@ function keyPairOf(secret: V1Secret | undefined, certKey: string, keyKey: string
  * the next pass starts from what that replica wrote, so concurrent managers converge instead of overwriting.
  */
 @Injectable()
-export class CertificateManager implements OnModuleDestroy {
-  private readonly logger = new Logger(CertificateManager.name);
+export class CertificateManagerService implements OnModuleDestroy {
+  private readonly logger = new Logger(CertificateManagerService.name);
   private running: Promise<void> | undefined;
   private again = false;
   private failures = 0;
@@ -75,6 +75,7 @@ export class CertificateManager implements OnModuleDestroy {
 
   constructor(
     private readonly repository: CertificateRepository,
+    private readonly x509: X509Repository,
     private readonly config: AppConfig,
     private readonly scheduler: SchedulerRegistry,
   ) {}
@@ -273,8 +274,8 @@ export class CertificateManager implements OnModuleDestroy {
   }
 
   private async createCa(now: number): Promise<CertifiedKey> {
-    const key = await generateRsaKeyPair();
-    const certificatePem = signCertificate(
+    const key = await this.x509.generateRsaKeyPair();
+    const certificatePem = this.x509.signCertificate(
       {
         // Upstream's CA common name is the webhook configuration's name.
         commonName: this.config.webhook.configurationName,
@@ -293,9 +294,9 @@ export class CertificateManager implements OnModuleDestroy {
     names: { dnsNames: string[]; ipAddresses: string[] },
     now: number,
   ): Promise<CertifiedKey> {
-    const key = await generateRsaKeyPair();
+    const key = await this.x509.generateRsaKeyPair();
     const validity = servingValidity(ca, this.config.certificates, now, CLOCK_SKEW_MS);
-    const certificatePem = signCertificate(
+    const certificatePem = this.x509.signCertificate(
       {
         commonName: `${SERVICE_NAME}.${this.config.namespace}.pod.cluster.local`,
         dnsNames: names.dnsNames,

@@ -10,8 +10,10 @@ import {
   servingProblem,
   servingValidity,
 } from './certificate-policy';
-import { type CertifiedKey, type KeyPairPem, generateRsaKeyPair, signCertificate } from './x509';
+import { type CertifiedKey, type KeyPairPem, X509Repository } from './x509.repository';
 import { upstreamCa, upstreamServingCertificate } from '../../../test/fixtures/upstream-certificates';
+
+const x509 = new X509Repository();
 
 const HOUR = 3_600_000;
 const settings: CertificateSettings = {
@@ -26,11 +28,11 @@ const names = servingNames('kmp', 'kubemacpool-service', ['localhost'], ['127.0.
 
 let keys: KeyPairPem[];
 beforeAll(async () => {
-  keys = await Promise.all([1, 2, 3, 4, 5].map(() => generateRsaKeyPair()));
+  keys = await Promise.all([1, 2, 3, 4, 5].map(() => x509.generateRsaKeyPair()));
 });
 
 function makeCa(key: KeyPairPem, from: number, to: number): CertifiedKey & { parsed: ParsedCertificate } {
-  const certificatePem = signCertificate(
+  const certificatePem = x509.signCertificate(
     { commonName: 'kubemacpool-mutator', isCa: true, notBefore: new Date(from), notAfter: new Date(to) },
     key,
   );
@@ -38,7 +40,7 @@ function makeCa(key: KeyPairPem, from: number, to: number): CertifiedKey & { par
 }
 
 function makeLeaf(key: KeyPairPem, issuer: CertifiedKey, from: number, to: number, dns = names.dnsNames) {
-  const certificatePem = signCertificate(
+  const certificatePem = x509.signCertificate(
     {
       commonName: 'leaf',
       dnsNames: dns,
@@ -171,7 +173,7 @@ describe('certificate policy', () => {
     it('matches IPv6 SANs whatever the notation', () => {
       const ca = makeCa(keys[0], NOW - HOUR, NOW + 99 * HOUR);
       const v6names = { dnsNames: [], ipAddresses: ['::1'] };
-      const certificatePem = signCertificate(
+      const certificatePem = x509.signCertificate(
         {
           commonName: 'v6',
           ipAddresses: ['::1'],
@@ -208,7 +210,7 @@ describe('certificate policy', () => {
       if (servingDecision.issue || caDecision.rotate) {
         const validity = servingValidity(caParsed, settings, NOW, 5 * 60_000);
         serving = {
-          certificatePem: signCertificate(
+          certificatePem: x509.signCertificate(
             { commonName: 'leaf', ...names, usages: ['serverAuth'], ...validity },
             keys[4],
             ca!,

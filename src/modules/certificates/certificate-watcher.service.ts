@@ -3,10 +3,10 @@ import { type V1MutatingWebhookConfiguration, type V1Secret } from '@kubernetes/
 import { AppConfig } from '../../config/app-config';
 import { describeError } from '../kube/kube-errors';
 import { type ResourceWatch } from '../kube/resource-watch';
-import { CertificateManager } from './certificate-manager.service';
+import { CertificateManagerService } from './certificate-manager.service';
 import { CertificateRepository } from './certificate.repository';
 import { SERVING_SECRET_NAME, caSecretName } from './certificates.constants';
-import { ServingCertificate } from './serving-certificate.service';
+import { ServingCertificateService } from './serving-certificate.service';
 
 /**
  * Feeds changes to the manager and the server: any change of our Secrets or of the webhook configuration starts a
@@ -14,21 +14,21 @@ import { ServingCertificate } from './serving-certificate.service';
  * serving Secret's content is loaded into this replica's HTTPS server.
  */
 @Injectable()
-export class CertificateWatcher implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly logger = new Logger(CertificateWatcher.name);
+export class CertificateWatcherService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(CertificateWatcherService.name);
   private readonly watches: ResourceWatch<V1Secret | V1MutatingWebhookConfiguration>[] = [];
 
   constructor(
     private readonly repository: CertificateRepository,
-    private readonly manager: CertificateManager,
-    private readonly serving: ServingCertificate,
+    private readonly manager: CertificateManagerService,
+    private readonly serving: ServingCertificateService,
     private readonly config: AppConfig,
   ) {}
 
   /** Starts the watches without waiting for them: the replica stays not ready until the certificate is loaded. */
   onApplicationBootstrap(): void {
     const onError = (error: unknown) =>
-      this.logger.warn(`watch interrupted, resuming: ${describeError(error)}`);
+      this.logger.warn('watch interrupted, resuming', { error: describeError(error) });
     const secrets = this.repository.watchSecrets(this.config.namespace, {
       onSync: (items) => {
         this.serving.apply(items.find((s) => s.metadata?.name === SERVING_SECRET_NAME));

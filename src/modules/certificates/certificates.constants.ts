@@ -1,4 +1,4 @@
-/** Upstream names (SPEC.md §7, Appendix A): a cluster switching from upstream keeps its Secrets and webhook. */
+/** Upstream's names: a cluster switching from upstream keeps its Secrets and webhook configuration. */
 export const SERVICE_NAME = 'kubemacpool-service';
 export const SERVING_SECRET_NAME = SERVICE_NAME;
 

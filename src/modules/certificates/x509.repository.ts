@@ -1,6 +1,8 @@
+import { Injectable } from '@nestjs/common';
 import { constants, generateKeyPair, privateEncrypt, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import forge from 'node-forge';
+import { CertificatesException, CertificatesExceptionCode } from './certificates.exception';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 
@@ -30,51 +32,44 @@ export interface CertifiedKey {
 }
 
 /**
- * Generates an RSA key on libuv's thread pool. node-forge's own key generation blocks the event loop (it calls
- * generateKeyPairSync), which would stall every admission request for ~100 ms (LIBRARIES.md §2.4).
+ * The key and certificate operations of the certificates module: RSA key generation and X.509 signing, the node:crypto
+ * work behind the CA and serving certificates. Injectable so services can be tested with it replaced.
  */
-export async function generateRsaKeyPair(modulusLength = 2048): Promise<KeyPairPem> {
-  const { privateKey, publicKey } = await generateKeyPairAsync('rsa', {
-    modulusLength,
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-    privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
-  });
-  return { privateKeyPem: privateKey, publicKeyPem: publicKey };
-}
+@Injectable()
+export class X509Repository {
+  /**
+   * Generates an RSA key on libuv's thread pool. node-forge's own key generation blocks the event loop (it calls
+   * generateKeyPairSync), which would stall every admission request for ~100 ms.
+   */
+  async generateRsaKeyPair(modulusLength = 2048): Promise<KeyPairPem> {
+    const { privateKey, publicKey } = await generateKeyPairAsync('rsa', {
+      modulusLength,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
+    });
+    return { privateKeyPem: privateKey, publicKeyPem: publicKey };
+  }
 
-/** DER DigestInfo header for SHA-256 (RFC 8017 §9.2): prefixed to the hash it is the EMSA-PKCS1-v1_5 payload. */
-const SHA256_DIGEST_INFO = Buffer.from('3031300d060960864801650304020105000420', 'hex');
-
-/**
- * A signer for node-forge's `certificate.sign` that signs natively: forge hands over the SHA-256 digest of the
- * TBSCertificate, and OpenSSL does the RSA (PKCS#1 v1.5) instead of forge's JavaScript big integers, which would
- * block the event loop for tens of milliseconds per signature.
- */
-function nativeSigner(privateKeyPem: string): forge.pki.rsa.PrivateKey {
-  return {
-    sign: (md: forge.md.MessageDigest) => {
-      const digest = Buffer.from(md.digest().getBytes(), 'binary');
-      const payload = Buffer.concat([SHA256_DIGEST_INFO, digest]);
-      return privateEncrypt({ key: privateKeyPem, padding: constants.RSA_PKCS1_PADDING }, payload).toString(
-        'binary',
+  /**
+   * Builds an X.509 certificate for `subject`'s key with node-forge and signs it (SHA-256 with RSA, natively).
+   * Without an issuer it is self-signed (a CA). SANs carry DNS names and IP addresses; Go clients such as the
+   * kube-apiserver never fall back to the CN. Throws CertificatesException(SIGNING_FAILED) when forge or OpenSSL
+   * refuses the keys (a key that is not RSA, for one).
+   */
+  signCertificate(spec: CertificateSpec, subject: KeyPairPem, issuer?: CertifiedKey): string {
+    try {
+      return buildCertificate(spec, subject, issuer);
+    } catch (error) {
+      throw new CertificatesException(
+        CertificatesExceptionCode.SigningFailed,
+        `cannot sign a certificate for ${spec.commonName}: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
       );
-    },
-  } as unknown as forge.pki.rsa.PrivateKey;
+    }
+  }
 }
 
-/** A positive 128-bit serial number in hex (RFC 5280 allows up to 20 octets; the top bit must be clear). */
-function randomSerial(): string {
-  const bytes = randomBytes(16);
-  bytes[0] &= 0x7f;
-  return bytes.toString('hex');
-}
-
-/**
- * Builds an X.509 certificate for `subject`'s key with node-forge and signs it (SHA-256 with RSA, natively). Without
- * an issuer it is self-signed
- * (a CA). SANs carry DNS names and IP addresses; Go clients such as the kube-apiserver never fall back to the CN.
- */
-export function signCertificate(spec: CertificateSpec, subject: KeyPairPem, issuer?: CertifiedKey): string {
+function buildCertificate(spec: CertificateSpec, subject: KeyPairPem, issuer?: CertifiedKey): string {
   const certificate = forge.pki.createCertificate();
   certificate.publicKey = forge.pki.publicKeyFromPem(subject.publicKeyPem);
   certificate.serialNumber = randomSerial();
@@ -121,6 +116,33 @@ export function signCertificate(spec: CertificateSpec, subject: KeyPairPem, issu
 
   certificate.sign(nativeSigner(issuer?.privateKeyPem ?? subject.privateKeyPem), forge.md.sha256.create());
   return forge.pki.certificateToPem(certificate);
+}
+
+/** DER DigestInfo header for SHA-256 (RFC 8017 §9.2): prefixed to the hash it is the EMSA-PKCS1-v1_5 payload. */
+const SHA256_DIGEST_INFO = Buffer.from('3031300d060960864801650304020105000420', 'hex');
+
+/**
+ * A signer for node-forge's `certificate.sign` that signs natively: forge hands over the SHA-256 digest of the
+ * TBSCertificate, and OpenSSL does the RSA (PKCS#1 v1.5) instead of forge's JavaScript big integers, which would
+ * block the event loop for tens of milliseconds per signature.
+ */
+function nativeSigner(privateKeyPem: string): forge.pki.rsa.PrivateKey {
+  return {
+    sign: (md: forge.md.MessageDigest) => {
+      const digest = Buffer.from(md.digest().getBytes(), 'binary');
+      const payload = Buffer.concat([SHA256_DIGEST_INFO, digest]);
+      return privateEncrypt({ key: privateKeyPem, padding: constants.RSA_PKCS1_PADDING }, payload).toString(
+        'binary',
+      );
+    },
+  } as unknown as forge.pki.rsa.PrivateKey;
+}
+
+/** A positive 128-bit serial number in hex (RFC 5280 allows up to 20 octets; the top bit must be clear). */
+function randomSerial(): string {
+  const bytes = randomBytes(16);
+  bytes[0] &= 0x7f;
+  return bytes.toString('hex');
 }
 
 /**
