@@ -29,16 +29,19 @@ export class CertificateWatcherService implements OnApplicationBootstrap, OnModu
   onApplicationBootstrap(): void {
     const onError = (error: unknown) =>
       this.logger.warn('watch interrupted, resuming', { error: describeError(error) });
-    const secrets = this.repository.watchSecrets(this.config.namespace, {
+    const namespace = this.config.namespace;
+    const ca = this.repository.watchSecret(namespace, caSecretName(this.config.webhook.configurationName), {
+      onSync: () => void this.manager.trigger(),
+      onEvent: () => void this.manager.trigger(),
+      onError,
+    });
+    const serving = this.repository.watchSecret(namespace, SERVING_SECRET_NAME, {
       onSync: (items) => {
-        this.serving.apply(items.find((s) => s.metadata?.name === SERVING_SECRET_NAME));
+        this.serving.apply(items[0]);
         void this.manager.trigger();
       },
       onEvent: (type, secret) => {
-        const name = secret.metadata?.name;
-        if (name !== caSecretName(this.config.webhook.configurationName) && name !== SERVING_SECRET_NAME)
-          return;
-        if (name === SERVING_SECRET_NAME && type !== 'DELETED') this.serving.apply(secret);
+        if (type !== 'DELETED') this.serving.apply(secret);
         void this.manager.trigger();
       },
       onError,
@@ -48,9 +51,8 @@ export class CertificateWatcherService implements OnApplicationBootstrap, OnModu
       onEvent: () => void this.manager.trigger(),
       onError,
     });
-    this.watches.push(secrets, configuration);
-    void secrets.start();
-    void configuration.start();
+    this.watches.push(ca, serving, configuration);
+    for (const watch of this.watches) void watch.start();
   }
 
   onModuleDestroy(): void {

@@ -67,13 +67,19 @@ export class CertificateRepository {
     return this.admission.replaceMutatingWebhookConfiguration({ name: body.metadata!.name!, body });
   }
 
-  /** Watches the Secrets of the namespace (the manager's own: a Role, not a ClusterRole, can grant it). */
-  watchSecrets(
+  /**
+   * Watches one Secret of the namespace, by name (a fieldSelector, as cert-manager scopes its Secret watches): only
+   * the manager's own Secrets reach this process, not every Secret of the namespace. A Role, not a ClusterRole, can
+   * grant it.
+   */
+  watchSecret(
     namespace: string,
+    name: string,
     handlers: Pick<ResourceWatchOptions<V1Secret>, 'onSync' | 'onEvent' | 'onError'>,
   ): ResourceWatch<V1Secret> {
     return new ResourceWatch<V1Secret>(this.kubeConfig, {
       path: `/api/v1/namespaces/${namespace}/secrets`,
+      query: { fieldSelector: `metadata.name=${name}` },
       ...handlers,
     });
   }
