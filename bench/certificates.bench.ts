@@ -1,6 +1,8 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { generateRsaKeyPair, signCertificate } from '../src/modules/certificates/x509';
+import { X509Repository } from '../src/modules/certificates/x509.repository';
 import { type BenchSuite, secondsSince } from './harness';
+
+const x509 = new X509Repository();
 
 const ROUNDS = 20;
 
@@ -9,13 +11,13 @@ async function caAndServing(): Promise<void> {
   const now = Date.now();
   const notBefore = new Date(now - 300_000);
   const notAfter = new Date(now + 365 * 86_400_000);
-  const caKey = await generateRsaKeyPair();
-  const caPem = signCertificate(
+  const caKey = await x509.generateRsaKeyPair();
+  const caPem = x509.signCertificate(
     { commonName: 'kubemacpool-mutator', isCa: true, notBefore, notAfter },
     caKey,
   );
-  const servingKey = await generateRsaKeyPair();
-  signCertificate(
+  const servingKey = await x509.generateRsaKeyPair();
+  x509.signCertificate(
     {
       commonName: 'kubemacpool-service.kubemacpool-system.pod.cluster.local',
       dnsNames: [

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startManager } from '../src/bootstrap';
 import { buildWebhookConfiguration } from '../src/common/webhook-configuration';
-import { ServingCertificate } from '../src/modules/certificates/serving-certificate.service';
+import { ServingCertificateService } from '../src/modules/certificates/serving-certificate.service';
 import { admissionReview, virtualMachine } from '../test/fixtures/objects';
 import { benchCluster } from './bench-cluster';
 import { type BenchSuite, median, secondsSince } from './harness';
@@ -96,7 +96,7 @@ export const webhookSuite: BenchSuite = {
       while (Date.now() < deadline) {
         const live = await admission.readMutatingWebhookConfiguration({ name: 'kmp-bench' });
         ca = Buffer.from(live.webhooks?.[0].clientConfig.caBundle ?? '', 'base64').toString('utf8');
-        if (ca !== '' && manager.app.get(ServingCertificate).fingerprint !== undefined) break;
+        if (ca !== '' && manager.app.get(ServingCertificateService).fingerprint !== undefined) break;
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
 

@@ -7,8 +7,8 @@ import { AppModule } from './app.module';
 import { listen } from './common/listen';
 import { AppConfig, ConfigurationException } from './config/app-config';
 import { LOG_LEVELS, type LogLevelName } from './config/environment';
-import { ServingCertificate } from './modules/certificates/serving-certificate.service';
-import { generateRsaKeyPair, signCertificate } from './modules/certificates/x509';
+import { ServingCertificateService } from './modules/certificates/serving-certificate.service';
+import { X509Repository } from './modules/certificates/x509.repository';
 import { MetricsHttpModule } from './modules/metrics/metrics-http.module';
 import { PoolService } from './modules/pool/pool.service';
 
@@ -44,9 +44,10 @@ export interface StartOptions {
  * until the real serving certificate is loaded from its Secret, and then swaps it in without a restart.
  */
 async function placeholderCertificate(): Promise<{ key: string; cert: string }> {
-  const key = await generateRsaKeyPair();
+  const x509 = new X509Repository();
+  const key = await x509.generateRsaKeyPair();
   const now = Date.now();
-  const cert = signCertificate(
+  const cert = x509.signCertificate(
     {
       commonName: 'kubemacpool-placeholder',
       notBefore: new Date(now - 60_000),
@@ -84,7 +85,7 @@ export async function startManager(
   });
   app.enableShutdownHooks();
   app
-    .get(ServingCertificate)
+    .get(ServingCertificateService)
     .attach(app.getHttpServer() as unknown as TlsServer, app.getHttpAdapter().getInstance());
   await options.beforeListen?.(app);
   const webhookHost = await listen(app, config.webhook.port, config.webhook.host);

@@ -14,7 +14,7 @@ import { createServer } from 'node:https';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { buildWebhookConfiguration } from '../../src/common/webhook-configuration';
-import { generateRsaKeyPair, signCertificate } from '../../src/modules/certificates/x509';
+import { X509Repository } from '../../src/modules/certificates/x509.repository';
 import { MacAddress } from '../../src/modules/pool/mac-address';
 import { podWithNetworks, virtualMachine } from '../fixtures/objects';
 import { REPO_ROOT } from '../support/binaries';
@@ -23,6 +23,8 @@ import { ControlPlane } from '../support/control-plane';
 import { FaultProxy } from '../support/fault-proxy';
 import { ManagerProcess, buildManager } from '../support/manager-process';
 import { VM_API, apiErrorMessage, sleep, waitUntil } from '../support/webhook';
+
+const x509 = new X509Repository();
 
 const kc = adminKubeConfig();
 const core = kc.makeApiClient(CoreV1Api);
@@ -454,9 +456,9 @@ describe('npm run demo', () => {
 
 /** A ValidatingWebhookConfiguration that denies pods labelled deny=yes, served from this test process. */
 async function startDenyingWebhook(): Promise<{ stop(): Promise<void> }> {
-  const key = await generateRsaKeyPair();
+  const key = await x509.generateRsaKeyPair();
   const now = Date.now();
-  const cert = signCertificate(
+  const cert = x509.signCertificate(
     {
       commonName: 'denier',
       ipAddresses: ['127.0.0.1'],

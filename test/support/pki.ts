@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import {
   type CertifiedKey,
-  generateRsaKeyPair,
   type KeyPairPem,
-  signCertificate,
-} from '../../src/modules/certificates/x509';
+  X509Repository,
+} from '../../src/modules/certificates/x509.repository';
+
+const x509 = new X509Repository();
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -21,21 +22,21 @@ export interface ControlPlanePki {
 
 export async function createControlPlanePki(): Promise<ControlPlanePki> {
   const [caKey, servingKey, serviceAccountKey] = await Promise.all([
-    generateRsaKeyPair(),
-    generateRsaKeyPair(),
-    generateRsaKeyPair(),
+    x509.generateRsaKeyPair(),
+    x509.generateRsaKeyPair(),
+    x509.generateRsaKeyPair(),
   ]);
   const notBefore = new Date(Date.now() - 5 * 60 * 1000);
   const notAfter = new Date(Date.now() + 7 * DAY_MS);
   const ca: CertifiedKey = {
-    certificatePem: signCertificate(
+    certificatePem: x509.signCertificate(
       { commonName: 'kubemacpool-test-ca', isCa: true, notBefore, notAfter },
       caKey,
     ),
     privateKeyPem: caKey.privateKeyPem,
   };
   const apiserver: CertifiedKey = {
-    certificatePem: signCertificate(
+    certificatePem: x509.signCertificate(
       {
         commonName: 'kube-apiserver',
         dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'],

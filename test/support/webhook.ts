@@ -6,7 +6,7 @@ import {
 } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
 import { type OptMode, buildWebhookConfiguration } from '../../src/common/webhook-configuration';
-import { ServingCertificate } from '../../src/modules/certificates/serving-certificate.service';
+import { ServingCertificateService } from '../../src/modules/certificates/serving-certificate.service';
 import { adminKubeConfig, createTestNamespace } from './cluster';
 import { type TestManager, startTestManager } from './manager';
 
@@ -105,7 +105,7 @@ export class WebhookEnvironment {
     await waitUntil('the caBundle to be injected and the certificate served', async () => {
       const live = await this.admission.readMutatingWebhookConfiguration({ name: this.configurationName });
       const injected = live.webhooks?.every((w) => (w.clientConfig.caBundle ?? '') !== '');
-      const served = this.manager.app.get(ServingCertificate).fingerprint;
+      const served = this.manager.app.get(ServingCertificateService).fingerprint;
       return injected && served !== undefined ? true : undefined;
     });
   }

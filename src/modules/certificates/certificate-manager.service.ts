@@ -25,15 +25,23 @@ import {
   earliestExpiry,
   mergeBundle,
   servingNames,
+  servingProblem,
   servingValidity,
 } from './certificate-policy';
-import { type CertifiedKey, generateRsaKeyPair, signCertificate } from './x509';
+import { CertificatesException, CertificatesExceptionCode } from './certificates.exception';
+import { type CertifiedKey, X509Repository } from './x509.repository';
 
 /** A check every minute besides the deadline timer, so a paused process or a missed event is noticed (as cert-manager). */
 const SAFETY_CHECK_MS = 60_000;
 const DEADLINE_TIMER = 'certificate-deadline';
 const RETRY_MIN_MS = 200;
 const RETRY_MAX_MS = 30_000;
+/**
+ * Passes in a row that may write. A pass writes at most the CA, the caBundles, the CA's publication time and the
+ * serving certificate, and what it writes satisfies the next pass, so two suffice; more means a decision the
+ * material it produces does not satisfy, which must back off and be reported instead of spinning.
+ */
+const MAX_WRITING_PASSES = 5;
 
 function decode(value: string | undefined): string | undefined {
   return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
@@ -49,7 +57,7 @@ function keyPairOf(secret: V1Secret | undefined, certKey: string, keyKey: string
 }
 
 /**
- * Keeps the webhook's CA, caBundle and serving certificate valid (SPEC.md §7, the cert-manager model): makes a CA
+ * Keeps the webhook's CA, caBundle and serving certificate valid (the cert-manager model): makes a CA
  * and a serving certificate when missing or broken, injects the CA into every webhook's caBundle (newest first,
  * the previous CA kept until it expires), and renews both before they expire. It runs on a timer set to the next
  * deadline and on every change to the Secrets or the webhook configuration.
@@ -58,8 +66,8 @@ function keyPairOf(secret: V1Secret | undefined, certKey: string, keyKey: string
  * the next pass starts from what that replica wrote, so concurrent managers converge instead of overwriting.
  */
 @Injectable()
-export class CertificateManager implements OnModuleDestroy {
-  private readonly logger = new Logger(CertificateManager.name);
+export class CertificateManagerService implements OnModuleDestroy {
+  private readonly logger = new Logger(CertificateManagerService.name);
   private running: Promise<void> | undefined;
   private again = false;
   private failures = 0;
@@ -67,6 +75,7 @@ export class CertificateManager implements OnModuleDestroy {
 
   constructor(
     private readonly repository: CertificateRepository,
+    private readonly x509: X509Repository,
     private readonly config: AppConfig,
     private readonly scheduler: SchedulerRegistry,
   ) {}
@@ -119,7 +128,11 @@ export class CertificateManager implements OnModuleDestroy {
         delay = Math.min(RETRY_MIN_MS * 2 ** this.failures++, RETRY_MAX_MS);
         const conflict = isConflict(error);
         const log = conflict ? this.logger.debug.bind(this.logger) : this.logger.error.bind(this.logger);
-        log(`certificate reconcile failed (${describeError(error)}); retrying in ${delay} ms`);
+        log('certificate reconcile failed; retrying', {
+          error: describeError(error),
+          code: error instanceof CertificatesException ? error.code : undefined,
+          retryInMs: delay,
+        });
       }
       this.scheduleDeadline(delay);
     } while (this.again && !this.stopped);
@@ -127,11 +140,14 @@ export class CertificateManager implements OnModuleDestroy {
 
   /** Passes until one writes nothing (a write changes what the next pass sees); returns the next deadline. */
   private async reconcileUntilStable(): Promise<number> {
-    for (let pass = 0; pass < 5; pass++) {
+    for (let pass = 0; pass < MAX_WRITING_PASSES; pass++) {
       const result = await this.reconcile(Date.now());
       if (!result.wrote) return result.nextCheckAt;
     }
-    return Date.now();
+    throw new CertificatesException(
+      CertificatesExceptionCode.NotConverging,
+      `${MAX_WRITING_PASSES} certificate reconcile passes in a row wrote to the API`,
+    );
   }
 
   /** One pass: CA, then caBundle, then serving certificate. */
@@ -147,20 +163,14 @@ export class CertificateManager implements OnModuleDestroy {
     let wrote = false;
 
     // 1. The CA.
-    const published = caSecret?.metadata?.annotations?.[PUBLISHED_ANNOTATION] !== undefined;
-    const caDecision = decideCa(
-      assessCa(keyPairOf(caSecret, CA_CERT_KEY, CA_KEY_KEY), now),
-      published,
-      hasWebhooks ? bundles[0] : undefined,
-      settings,
-      now,
-    );
+    const caDecision = decideCa(assessCa(keyPairOf(caSecret, CA_CERT_KEY, CA_KEY_KEY), now), settings, now);
     if (caDecision.rotate) {
-      this.logger.log(`creating a new webhook CA: ${caDecision.reason}`);
+      this.logger.log('creating a new webhook CA', { reason: caDecision.reason });
       const issued = await this.createCa(now);
       // A new CA is not published yet: drop the previous CA's publication time.
-      caSecret = await this.repository.writeSecret(
+      caSecret = await this.store(
         namespace,
+        caSecret,
         this.secret(
           caSecret,
           caName,
@@ -171,9 +181,14 @@ export class CertificateManager implements OnModuleDestroy {
       );
       wrote = true;
     }
-    const caData = keyPairOf(caSecret, CA_CERT_KEY, CA_KEY_KEY)!;
-    const ca = parseCertificates(caData.certificatePem)[0];
-    const caKey: CertifiedKey = { certificatePem: ca.pem, privateKeyPem: caData.privateKeyPem! };
+    const caData = keyPairOf(caSecret, CA_CERT_KEY, CA_KEY_KEY);
+    const ca = parseCertificates(caData?.certificatePem)[0];
+    if (caData?.privateKeyPem === undefined || ca === undefined)
+      throw new CertificatesException(
+        CertificatesExceptionCode.CaUnreadable,
+        `${caName} holds no CA after the CA step`,
+      );
+    const caKey: CertifiedKey = { certificatePem: ca.pem, privateKeyPem: caData.privateKeyPem };
 
     // 2. The caBundle of every webhook: the CA first, earlier CAs kept until they expire.
     let publishedAt = this.publishedAt(caSecret);
@@ -182,19 +197,22 @@ export class CertificateManager implements OnModuleDestroy {
       if (merged.some((bundle, i) => toPem(bundle) !== rawBundles[i])) {
         await this.publish(configuration, merged);
         wrote = true;
-        this.logger.log(
-          `caBundle of ${configuration.webhooks!.length} webhook(s) now trusts ${merged[0].length} CA(s)`,
-        );
+        this.logger.log('caBundle updated', {
+          webhooks: configuration.webhooks!.length,
+          trustedCas: merged[0].length,
+          ca: ca.fingerprint,
+        });
       }
       if (publishedAt === undefined) {
         publishedAt = now;
-        await this.repository.writeSecret(
+        await this.store(
           namespace,
+          caSecret,
           this.secret(
             caSecret,
             caName,
             'Opaque',
-            { [CA_CERT_KEY]: caData.certificatePem!, [CA_KEY_KEY]: caData.privateKeyPem! },
+            { [CA_CERT_KEY]: caData.certificatePem!, [CA_KEY_KEY]: caData.privateKeyPem },
             {
               [PUBLISHED_ANNOTATION]: new Date(now).toISOString(),
             },
@@ -210,10 +228,18 @@ export class CertificateManager implements OnModuleDestroy {
     const decision = decideServing(servingData, ca, hasWebhooks ? publishedAt : 0, names, settings, now);
     let servingDeadline = decision.nextCheckAt;
     if (decision.issue) {
-      this.logger.log(`issuing a new serving certificate: ${decision.reason}`);
+      this.logger.log('issuing a new serving certificate', { reason: decision.reason, ca: ca.fingerprint });
       const leaf = await this.createServingCertificate(caKey, ca, names, now);
-      await this.repository.writeSecret(
+      // Writing a certificate the next pass rejects again would re-issue it on every pass, forever.
+      const rejected = servingProblem(leaf, ca, names, now);
+      if (rejected !== undefined)
+        throw new CertificatesException(
+          CertificatesExceptionCode.IssuedCertificateRejected,
+          `the serving certificate just signed fails its own check: ${rejected}`,
+        );
+      await this.store(
         namespace,
+        servingSecret,
         this.secret(servingSecret, SERVING_SECRET_NAME, 'kubernetes.io/tls', {
           [TLS_CERT_KEY]: leaf.certificatePem,
           [TLS_KEY_KEY]: leaf.privateKeyPem,
@@ -248,8 +274,8 @@ export class CertificateManager implements OnModuleDestroy {
   }
 
   private async createCa(now: number): Promise<CertifiedKey> {
-    const key = await generateRsaKeyPair();
-    const certificatePem = signCertificate(
+    const key = await this.x509.generateRsaKeyPair();
+    const certificatePem = this.x509.signCertificate(
       {
         // Upstream's CA common name is the webhook configuration's name.
         commonName: this.config.webhook.configurationName,
@@ -268,9 +294,9 @@ export class CertificateManager implements OnModuleDestroy {
     names: { dnsNames: string[]; ipAddresses: string[] },
     now: number,
   ): Promise<CertifiedKey> {
-    const key = await generateRsaKeyPair();
+    const key = await this.x509.generateRsaKeyPair();
     const validity = servingValidity(ca, this.config.certificates, now, CLOCK_SKEW_MS);
-    const certificatePem = signCertificate(
+    const certificatePem = this.x509.signCertificate(
       {
         commonName: `${SERVICE_NAME}.${this.config.namespace}.pod.cluster.local`,
         dnsNames: names.dnsNames,
@@ -282,6 +308,26 @@ export class CertificateManager implements OnModuleDestroy {
       issuer,
     );
     return { certificatePem, privateKeyPem: key.privateKeyPem };
+  }
+
+  /**
+   * Writes `body` over `current`. A Secret's type cannot change: one of another type (a `kubernetes.io/tls` Secret
+   * where the CA's `Opaque` one belongs) is deleted, on condition that it is still the copy that was read, and
+   * created anew, or every pass would fail on it for ever.
+   */
+  private async store(namespace: string, current: V1Secret | undefined, body: V1Secret): Promise<V1Secret> {
+    if (current?.type === undefined || current.type === body.type)
+      return this.repository.writeSecret(namespace, body);
+    this.logger.warn('replacing a Secret of the wrong type', {
+      secret: body.metadata!.name,
+      type: current.type,
+      wanted: body.type,
+    });
+    await this.repository.deleteSecret(namespace, body.metadata!.name!, current.metadata!.resourceVersion!);
+    return this.repository.writeSecret(namespace, {
+      ...body,
+      metadata: { ...body.metadata, resourceVersion: undefined },
+    });
   }
 
   /**

@@ -10,7 +10,10 @@ import {
   servingProblem,
   servingValidity,
 } from './certificate-policy';
-import { type CertifiedKey, type KeyPairPem, generateRsaKeyPair, signCertificate } from './x509';
+import { type CertifiedKey, type KeyPairPem, X509Repository } from './x509.repository';
+import { upstreamCa, upstreamServingCertificate } from '../../../test/fixtures/upstream-certificates';
+
+const x509 = new X509Repository();
 
 const HOUR = 3_600_000;
 const settings: CertificateSettings = {
@@ -25,11 +28,11 @@ const names = servingNames('kmp', 'kubemacpool-service', ['localhost'], ['127.0.
 
 let keys: KeyPairPem[];
 beforeAll(async () => {
-  keys = await Promise.all([1, 2, 3, 4].map(() => generateRsaKeyPair()));
+  keys = await Promise.all([1, 2, 3, 4, 5].map(() => x509.generateRsaKeyPair()));
 });
 
 function makeCa(key: KeyPairPem, from: number, to: number): CertifiedKey & { parsed: ParsedCertificate } {
-  const certificatePem = signCertificate(
+  const certificatePem = x509.signCertificate(
     { commonName: 'kubemacpool-mutator', isCa: true, notBefore: new Date(from), notAfter: new Date(to) },
     key,
   );
@@ -37,7 +40,7 @@ function makeCa(key: KeyPairPem, from: number, to: number): CertifiedKey & { par
 }
 
 function makeLeaf(key: KeyPairPem, issuer: CertifiedKey, from: number, to: number, dns = names.dnsNames) {
-  const certificatePem = signCertificate(
+  const certificatePem = x509.signCertificate(
     {
       commonName: 'leaf',
       dnsNames: dns,
@@ -86,7 +89,7 @@ describe('certificate policy', () => {
     const ca = () => makeCa(keys[0], NOW - HOUR, NOW + 50 * HOUR);
 
     it('rotates an unusable CA at once', () => {
-      expect(decideCa({ problem: 'the CA Secret is missing' }, false, undefined, settings, NOW)).toEqual({
+      expect(decideCa({ problem: 'the CA Secret is missing' }, settings, NOW)).toEqual({
         rotate: true,
         reason: 'the CA Secret is missing',
         rotateAt: NOW,
@@ -95,30 +98,19 @@ describe('certificate policy', () => {
 
     it('keeps a valid CA until its overlap window starts', () => {
       const current = ca();
-      const decision = decideCa({ ca: current.parsed }, true, [current.parsed], settings, NOW);
+      const decision = decideCa({ ca: current.parsed }, settings, NOW);
       expect(decision.rotate).toBe(false);
       expect(decision.rotateAt).toBe(current.parsed.notAfter - 10 * HOUR);
-      expect(
-        decideCa({ ca: current.parsed }, true, [current.parsed], settings, decision.rotateAt).rotate,
-      ).toBe(true);
+      expect(decideCa({ ca: current.parsed }, settings, decision.rotateAt).rotate).toBe(true);
     });
 
-    it('rotates a published CA the caBundle no longer starts with (emptied or replaced bundle)', () => {
+    it('keeps a valid CA whose caBundles were emptied, and the merge puts it back first', () => {
       const current = ca();
-      const other = makeCa(keys[1], NOW - HOUR, NOW + 50 * HOUR);
-      expect(decideCa({ ca: current.parsed }, true, [], settings, NOW).rotate).toBe(true);
-      expect(
-        decideCa({ ca: current.parsed }, true, [other.parsed, current.parsed], settings, NOW).reason,
-      ).toBe('the caBundle no longer starts with the published CA');
-    });
-
-    it('publishes, not replaces, a CA that was never published', () => {
-      const current = ca();
-      expect(decideCa({ ca: current.parsed }, false, [], settings, NOW).rotate).toBe(false);
-    });
-
-    it('ignores the bundle when there is no webhook configuration', () => {
-      expect(decideCa({ ca: ca().parsed }, true, undefined, settings, NOW).rotate).toBe(false);
+      expect(decideCa(assessCa(current, NOW), settings, NOW).rotate).toBe(false);
+      for (const emptied of [[], parseCertificates('')])
+        expect(mergeBundle(current.parsed, emptied, NOW).map((c) => c.fingerprint)).toEqual([
+          current.parsed.fingerprint,
+        ]);
     });
   });
 
@@ -181,7 +173,7 @@ describe('certificate policy', () => {
     it('matches IPv6 SANs whatever the notation', () => {
       const ca = makeCa(keys[0], NOW - HOUR, NOW + 99 * HOUR);
       const v6names = { dnsNames: [], ipAddresses: ['::1'] };
-      const certificatePem = signCertificate(
+      const certificatePem = x509.signCertificate(
         {
           commonName: 'v6',
           ipAddresses: ['::1'],
@@ -196,6 +188,118 @@ describe('certificate policy', () => {
       ).toBe(undefined);
       expect(canonicalIp('fe80::0a:1')).toBe('fe80:0:0:0:0:0:a:1');
       expect(canonicalIp('10.0.0.1')).toBe('10.0.0.1');
+    });
+  });
+
+  describe('existing material of any mix converges in one decision', () => {
+    // The CA has stood in every caBundle long enough: the serving decision is not held back by propagation.
+    const publishedAt = NOW - HOUR;
+    const service = { name: 'kubemacpool-service', namespace: 'kmp' };
+
+    /**
+     * One decision on the CA and one on the serving certificate, carried out the way the manager does (a new CA
+     * signs a new serving certificate), then the same questions again: they must find nothing to do.
+     */
+    function converge(caData: CertifiedKey | undefined, servingData: CertifiedKey | undefined) {
+      const caDecision = decideCa(assessCa(caData, NOW), settings, NOW);
+      let ca = caData;
+      if (caDecision.rotate) ca = makeCa(keys[3], NOW - 60_000, NOW + 100 * HOUR);
+      const caParsed = parseCertificates(ca!.certificatePem)[0];
+      const servingDecision = decideServing(servingData, caParsed, publishedAt, names, settings, NOW);
+      let serving = servingData;
+      if (servingDecision.issue || caDecision.rotate) {
+        const validity = servingValidity(caParsed, settings, NOW, 5 * 60_000);
+        serving = {
+          certificatePem: x509.signCertificate(
+            { commonName: 'leaf', ...names, usages: ['serverAuth'], ...validity },
+            keys[4],
+            ca!,
+          ),
+          privateKeyPem: keys[4].privateKeyPem,
+        };
+      }
+      const after = assessCa(ca, NOW);
+      expect(after.problem).toBeUndefined();
+      expect(decideCa(after, settings, NOW).rotate).toBe(false);
+      const again = decideServing(serving, after.ca!, publishedAt, names, settings, NOW);
+      expect({ problem: servingProblem(serving, after.ca!, names, NOW), issue: again.issue }).toEqual({
+        problem: undefined,
+        issue: false,
+      });
+      expect(again.nextCheckAt).toBeGreaterThan(NOW);
+      return {
+        caRotated: caDecision.rotate,
+        servingIssued: serving !== servingData,
+        ca: ca!,
+        serving: serving!,
+      };
+    }
+
+    const upstream = () => {
+      const ca = upstreamCa(keys[0], {
+        commonName: 'kubemacpool-mutator',
+        notBefore: new Date(NOW - HOUR),
+        notAfter: new Date(NOW + 90 * HOUR),
+      });
+      return { ca, leaf: upstreamServingCertificate(keys[1], ca, service, new Date(NOW + 40 * HOUR)) };
+    };
+
+    it("adopts upstream's CA and replaces its serving certificate that lacks a required IP SAN", () => {
+      const { ca, leaf } = upstream();
+      expect(servingProblem(leaf, parseCertificates(ca.certificatePem)[0], names, NOW)).toBe(
+        'the serving certificate lacks localhost, 127.0.0.1',
+      );
+      const outcome = converge(ca, leaf);
+      expect(outcome).toMatchObject({ caRotated: false, servingIssued: true });
+      expect(outcome.ca).toBe(ca);
+    });
+
+    it("adopts upstream's CA and serving certificate as they are when they are valid", () => {
+      const { ca, leaf } = upstream();
+      const exact = servingNames('kmp', 'kubemacpool-service', [], []);
+      expect(servingProblem(leaf, parseCertificates(ca.certificatePem)[0], exact, NOW)).toBeUndefined();
+      expect(
+        decideServing(leaf, parseCertificates(ca.certificatePem)[0], publishedAt, exact, settings, NOW).issue,
+      ).toBe(false);
+    });
+
+    it('keeps a valid CA and replaces a broken serving certificate', () => {
+      const ca = makeCa(keys[0], NOW - HOUR, NOW + 90 * HOUR);
+      const leaf = makeLeaf(keys[1], ca, NOW - HOUR, NOW + 40 * HOUR);
+      expect(converge(ca, { ...leaf, privateKeyPem: keys[2].privateKeyPem })).toMatchObject({
+        caRotated: false,
+        servingIssued: true,
+      });
+      expect(converge(ca, { certificatePem: 'junk', privateKeyPem: 'junk' }).servingIssued).toBe(true);
+      expect(converge(ca, undefined).servingIssued).toBe(true);
+    });
+
+    it('keeps a valid CA and replaces a serving certificate another CA signed', () => {
+      const ca = makeCa(keys[0], NOW - HOUR, NOW + 90 * HOUR);
+      const other = makeCa(keys[2], NOW - HOUR, NOW + 90 * HOUR);
+      const leaf = makeLeaf(keys[1], other, NOW - HOUR, NOW + 40 * HOUR);
+      expect(converge(ca, leaf)).toMatchObject({ caRotated: false, servingIssued: true });
+    });
+
+    it('replaces a bad CA, and with it the serving certificate that was valid under it', () => {
+      const good = makeCa(keys[0], NOW - HOUR, NOW + 90 * HOUR);
+      const leaf = makeLeaf(keys[1], good, NOW - HOUR, NOW + 40 * HOUR);
+      const expired = makeCa(keys[0], NOW - 99 * HOUR, NOW - HOUR);
+      const bad: (CertifiedKey | undefined)[] = [
+        undefined,
+        { certificatePem: 'junk', privateKeyPem: good.privateKeyPem },
+        { ...good, privateKeyPem: keys[2].privateKeyPem },
+        expired,
+        makeCa(keys[0], NOW - 99 * HOUR, NOW + HOUR),
+        upstreamCa(keys[0], {
+          commonName: 'kubemacpool-mutator',
+          notBefore: new Date(NOW - HOUR),
+          notAfter: new Date(NOW + 90 * HOUR),
+          withoutCertSign: true,
+        }),
+      ];
+      for (const ca of bad)
+        expect(converge(ca, leaf)).toMatchObject({ caRotated: true, servingIssued: true });
     });
   });
 

@@ -48,35 +48,32 @@ export function servingNames(
   };
 }
 
-/** Checks the CA Secret's contents: present, parsable, a CA, with its own key, not expired. */
+/**
+ * Checks the CA Secret's contents: present, parsable, a CA (X509Certificate.ca also requires keyCertSign when the
+ * certificate has a key usage), an RSA key (the only kind the signer uses), with its own key, not expired. A CA
+ * another issuer made is adopted when it passes; one that fails is replaced, never worked around.
+ */
 export function assessCa(data: KeyPairData | undefined, now: number): CaAssessment {
   if (data?.certificatePem === undefined) return { problem: 'the CA Secret is missing' };
   const [ca] = parseCertificates(data.certificatePem);
   if (ca === undefined) return { problem: 'ca.crt holds no parsable certificate' };
   if (!ca.x509.ca) return { problem: 'ca.crt is not a CA certificate' };
+  const keyType = ca.x509.publicKey.asymmetricKeyType;
+  if (keyType !== 'rsa') return { problem: `the CA key is ${keyType ?? 'of an unknown type'}, not RSA` };
   if (!keyMatches(ca, data.privateKeyPem)) return { problem: 'ca.key does not match ca.crt' };
   if (ca.notAfter <= now) return { problem: `the CA expired at ${new Date(ca.notAfter).toISOString()}` };
   return { ca };
 }
 
 /**
- * Whether to make a new CA: when the Secret's CA is unusable; when it was published but the first webhook's caBundle
- * no longer starts with it (someone emptied or replaced the bundle: upstream treats a broken trust chain by rotating,
- * and so do we); or at the start of its overlap window. A CA not yet published is published, not replaced.
+ * Whether to make a new CA: only when the CA itself is unusable, or at the start of its overlap window. What the
+ * caBundles hold does not matter here: a bundle that was emptied or replaced (helm upgrade and GitOps tools reset
+ * the field) is healed by putting the CA back in, and the serving certificate it signed stays valid, so rotating
+ * would only churn every replica's certificate for nothing.
  */
-export function decideCa(
-  assessment: CaAssessment,
-  published: boolean,
-  firstBundle: readonly ParsedCertificate[] | undefined,
-  settings: CertificateSettings,
-  now: number,
-): CaDecision {
+export function decideCa(assessment: CaAssessment, settings: CertificateSettings, now: number): CaDecision {
   if (assessment.ca === undefined) return { rotate: true, reason: assessment.problem, rotateAt: now };
-  const ca = assessment.ca;
-  if (published && firstBundle !== undefined && firstBundle[0]?.fingerprint !== ca.fingerprint) {
-    return { rotate: true, reason: 'the caBundle no longer starts with the published CA', rotateAt: now };
-  }
-  const rotateAt = ca.notAfter - settings.caOverlapMs;
+  const rotateAt = assessment.ca.notAfter - settings.caOverlapMs;
   return { rotate: rotateAt <= now, reason: 'the CA enters its overlap window', rotateAt };
 }
 

@@ -3,10 +3,10 @@ import { type V1MutatingWebhookConfiguration, type V1Secret } from '@kubernetes/
 import { AppConfig } from '../../config/app-config';
 import { describeError } from '../kube/kube-errors';
 import { type ResourceWatch } from '../kube/resource-watch';
-import { CertificateManager } from './certificate-manager.service';
+import { CertificateManagerService } from './certificate-manager.service';
 import { CertificateRepository } from './certificate.repository';
 import { SERVING_SECRET_NAME, caSecretName } from './certificates.constants';
-import { ServingCertificate } from './serving-certificate.service';
+import { ServingCertificateService } from './serving-certificate.service';
 
 /**
  * Feeds changes to the manager and the server: any change of our Secrets or of the webhook configuration starts a
@@ -14,31 +14,34 @@ import { ServingCertificate } from './serving-certificate.service';
  * serving Secret's content is loaded into this replica's HTTPS server.
  */
 @Injectable()
-export class CertificateWatcher implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly logger = new Logger(CertificateWatcher.name);
+export class CertificateWatcherService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(CertificateWatcherService.name);
   private readonly watches: ResourceWatch<V1Secret | V1MutatingWebhookConfiguration>[] = [];
 
   constructor(
     private readonly repository: CertificateRepository,
-    private readonly manager: CertificateManager,
-    private readonly serving: ServingCertificate,
+    private readonly manager: CertificateManagerService,
+    private readonly serving: ServingCertificateService,
     private readonly config: AppConfig,
   ) {}
 
   /** Starts the watches without waiting for them: the replica stays not ready until the certificate is loaded. */
   onApplicationBootstrap(): void {
     const onError = (error: unknown) =>
-      this.logger.warn(`watch interrupted, resuming: ${describeError(error)}`);
-    const secrets = this.repository.watchSecrets(this.config.namespace, {
+      this.logger.warn('watch interrupted, resuming', { error: describeError(error) });
+    const namespace = this.config.namespace;
+    const ca = this.repository.watchSecret(namespace, caSecretName(this.config.webhook.configurationName), {
+      onSync: () => void this.manager.trigger(),
+      onEvent: () => void this.manager.trigger(),
+      onError,
+    });
+    const serving = this.repository.watchSecret(namespace, SERVING_SECRET_NAME, {
       onSync: (items) => {
-        this.serving.apply(items.find((s) => s.metadata?.name === SERVING_SECRET_NAME));
+        this.serving.apply(items[0]);
         void this.manager.trigger();
       },
       onEvent: (type, secret) => {
-        const name = secret.metadata?.name;
-        if (name !== caSecretName(this.config.webhook.configurationName) && name !== SERVING_SECRET_NAME)
-          return;
-        if (name === SERVING_SECRET_NAME && type !== 'DELETED') this.serving.apply(secret);
+        if (type !== 'DELETED') this.serving.apply(secret);
         void this.manager.trigger();
       },
       onError,
@@ -48,9 +51,8 @@ export class CertificateWatcher implements OnApplicationBootstrap, OnModuleDestr
       onEvent: () => void this.manager.trigger(),
       onError,
     });
-    this.watches.push(secrets, configuration);
-    void secrets.start();
-    void configuration.start();
+    this.watches.push(ca, serving, configuration);
+    for (const watch of this.watches) void watch.start();
   }
 
   onModuleDestroy(): void {

@@ -41,6 +41,19 @@ export class CertificateRepository {
     return this.core.replaceNamespacedSecret({ namespace, name: body.metadata.name!, body });
   }
 
+  /** Deletes the Secret if it is still at `resourceVersion` (409 otherwise); one already gone is fine. */
+  async deleteSecret(namespace: string, name: string, resourceVersion: string): Promise<void> {
+    try {
+      await this.core.deleteNamespacedSecret({
+        namespace,
+        name,
+        body: { preconditions: { resourceVersion } },
+      });
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+
   async readWebhookConfiguration(name: string): Promise<V1MutatingWebhookConfiguration | undefined> {
     try {
       return await this.admission.readMutatingWebhookConfiguration({ name });
@@ -54,13 +67,19 @@ export class CertificateRepository {
     return this.admission.replaceMutatingWebhookConfiguration({ name: body.metadata!.name!, body });
   }
 
-  /** Watches the Secrets of the namespace (the manager's own: a Role, not a ClusterRole, can grant it). */
-  watchSecrets(
+  /**
+   * Watches one Secret of the namespace, by name (a fieldSelector, as cert-manager scopes its Secret watches): only
+   * the manager's own Secrets reach this process, not every Secret of the namespace. A Role, not a ClusterRole, can
+   * grant it.
+   */
+  watchSecret(
     namespace: string,
+    name: string,
     handlers: Pick<ResourceWatchOptions<V1Secret>, 'onSync' | 'onEvent' | 'onError'>,
   ): ResourceWatch<V1Secret> {
     return new ResourceWatch<V1Secret>(this.kubeConfig, {
       path: `/api/v1/namespaces/${namespace}/secrets`,
+      query: { fieldSelector: `metadata.name=${name}` },
       ...handlers,
     });
   }

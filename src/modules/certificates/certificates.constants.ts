@@ -1,6 +1,6 @@
 import { SERVICE_NAME } from '../../common/webhook-configuration';
 
-/** Upstream's names: a cluster switching from upstream keeps its Secrets and webhook. */
+/** Upstream's names: a cluster switching from upstream keeps its Secrets and webhook configuration. */
 export { SERVICE_NAME };
 export const SERVING_SECRET_NAME = SERVICE_NAME;
 

@@ -1,12 +1,13 @@
 import { Module } from '@nestjs/common';
 import { makeCounterProvider, makeGaugeProvider } from '@willsoto/nestjs-prometheus';
-import { CertificateManager } from './certificate-manager.service';
+import { CertificateManagerService } from './certificate-manager.service';
 import { CertificateRepository } from './certificate.repository';
-import { CertificateWatcher } from './certificate-watcher.service';
+import { CertificateWatcherService } from './certificate-watcher.service';
+import { X509Repository } from './x509.repository';
 import {
   CERTIFICATE_EXPIRY_METRIC,
   CERTIFICATE_RELOAD_FAILURES_METRIC,
-  ServingCertificate,
+  ServingCertificateService,
 } from './serving-certificate.service';
 
 /**
@@ -16,9 +17,10 @@ import {
 @Module({
   providers: [
     CertificateRepository,
-    CertificateManager,
-    ServingCertificate,
-    CertificateWatcher,
+    X509Repository,
+    CertificateManagerService,
+    ServingCertificateService,
+    CertificateWatcherService,
     makeGaugeProvider({
       name: CERTIFICATE_EXPIRY_METRIC,
       help: 'Expiry (Unix seconds) of the certificate this replica serves.',
@@ -29,6 +31,6 @@ import {
       help: 'Serving certificates refused by this replica (unparsable, or key and certificate do not match).',
     }),
   ],
-  exports: [ServingCertificate, CertificateManager],
+  exports: [ServingCertificateService, CertificateManagerService, X509Repository],
 })
 export class CertificatesModule {}

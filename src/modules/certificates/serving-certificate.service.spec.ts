@@ -5,13 +5,15 @@ import { type AddressInfo } from 'node:net';
 import { type Server as TlsServer, connect } from 'node:tls';
 import { Counter, Gauge } from 'prom-client';
 import { ReadinessService } from '../health/readiness.service';
-import { ServingCertificate } from './serving-certificate.service';
-import { type CertifiedKey, generateRsaKeyPair, signCertificate } from './x509';
+import { ServingCertificateService } from './serving-certificate.service';
+import { type CertifiedKey, X509Repository } from './x509.repository';
+
+const x509 = new X509Repository();
 
 async function selfSigned(commonName: string): Promise<CertifiedKey> {
-  const key = await generateRsaKeyPair();
+  const key = await x509.generateRsaKeyPair();
   const now = Date.now();
-  const certificatePem = signCertificate(
+  const certificatePem = x509.signCertificate(
     { commonName, notBefore: new Date(now - 60_000), notAfter: new Date(now + 3_600_000) },
     key,
   );
@@ -39,10 +41,10 @@ function presentedName(port: number): Promise<string> {
   });
 }
 
-describe('ServingCertificate', () => {
+describe('ServingCertificateService', () => {
   let fastify: FastifyInstance;
   let port: number;
-  let serving: ServingCertificate;
+  let serving: ServingCertificateService;
   let readiness: ReadinessService;
   const failures = new Counter({ name: 'test_reload_failures', help: 'h', registers: [] });
   const expiry = new Gauge({ name: 'test_expiry', help: 'h', labelNames: ['certificate'], registers: [] });
@@ -55,7 +57,7 @@ describe('ServingCertificate', () => {
     fastify = Fastify({ https: { key: placeholder.privateKeyPem, cert: placeholder.certificatePem } });
     fastify.get('/', async () => 'ok');
     readiness = new ReadinessService();
-    serving = new ServingCertificate(readiness, expiry, failures);
+    serving = new ServingCertificateService(readiness, expiry, failures);
     serving.attach(fastify.server as unknown as TlsServer, fastify);
     await fastify.listen({ port: 0, host: '127.0.0.1' });
     port = (fastify.server.address() as AddressInfo).port;

@@ -25,8 +25,8 @@ type TaggedSocket = TLSSocket & { [GENERATION]?: number };
  * sockets under them.
  */
 @Injectable()
-export class ServingCertificate {
-  private readonly logger = new Logger(ServingCertificate.name);
+export class ServingCertificateService {
+  private readonly logger = new Logger(ServingCertificateService.name);
   private server: TlsServer | undefined;
   private loadedFingerprint: string | undefined;
   private generation = 0;
@@ -81,15 +81,16 @@ export class ServingCertificate {
     this.generation++;
     this.loadedFingerprint = leaf.fingerprint;
     this.expiry.set({ certificate: 'serving' }, Math.floor(leaf.notAfter / 1000));
-    this.logger.log(
-      `serving certificate ${leaf.fingerprint.slice(0, 23)}… valid until ${new Date(leaf.notAfter).toISOString()}`,
-    );
+    this.logger.log('serving certificate loaded', {
+      fingerprint: leaf.fingerprint,
+      notAfter: new Date(leaf.notAfter).toISOString(),
+    });
     return true;
   }
 
   private refuse(reason: string): false {
     this.failures.inc();
-    this.logger.error(`serving certificate not loaded, keeping the current one: ${reason}`);
+    this.logger.error('serving certificate not loaded, keeping the current one', { reason });
     return false;
   }
 }

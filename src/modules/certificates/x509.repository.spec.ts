@@ -1,17 +1,20 @@
 import { X509Certificate } from 'node:crypto';
-import { generateRsaKeyPair, signCertificate } from './x509';
+import { upstreamCa } from '../../../test/fixtures/upstream-certificates';
+import { X509Repository } from './x509.repository';
+
+const x509 = new X509Repository();
 
 describe('x509', () => {
   const notBefore = new Date(Date.now() - 60_000);
   const notAfter = new Date(Date.now() + 3_600_000);
 
   it('builds a self-signed CA and a leaf it signs, with SANs the leaf verifies against', async () => {
-    const [caKey, leafKey] = await Promise.all([generateRsaKeyPair(), generateRsaKeyPair()]);
-    const caPem = signCertificate(
+    const [caKey, leafKey] = await Promise.all([x509.generateRsaKeyPair(), x509.generateRsaKeyPair()]);
+    const caPem = x509.signCertificate(
       { commonName: 'kubemacpool-mutator', isCa: true, notBefore, notAfter },
       caKey,
     );
-    const leafPem = signCertificate(
+    const leafPem = x509.signCertificate(
       {
         commonName: 'kubemacpool-service',
         dnsNames: ['kubemacpool-service', 'kubemacpool-service.ns.svc'],
@@ -37,9 +40,24 @@ describe('x509', () => {
     expect(new Date(leaf.validTo).getTime()).toBeCloseTo(notAfter.getTime(), -4);
   });
 
+  it("names the issuer by the issuer's own subjectKeyIdentifier, however it was computed", async () => {
+    const [caKey, leafKey] = await Promise.all([x509.generateRsaKeyPair(), x509.generateRsaKeyPair()]);
+    // Go 1.25+ derives the identifier from SHA-256, forge from SHA-1: they differ for the same key.
+    const ca = upstreamCa(caKey, { commonName: 'kubemacpool-mutator', notBefore, notAfter });
+    const leafPem = x509.signCertificate(
+      { commonName: 'kubemacpool-service', dnsNames: ['kubemacpool-service'], notBefore, notAfter },
+      leafKey,
+      ca,
+    );
+    const issuer = new X509Certificate(ca.certificatePem);
+    const leaf = new X509Certificate(leafPem);
+    expect(leaf.verify(issuer.publicKey)).toBe(true);
+    expect(leaf.checkIssued(issuer)).toBe(true);
+  });
+
   it('marks client certificates for client authentication', async () => {
-    const key = await generateRsaKeyPair();
-    const pem = signCertificate(
+    const key = await x509.generateRsaKeyPair();
+    const pem = x509.signCertificate(
       { commonName: 'admin', organization: 'system:masters', usages: ['clientAuth'], notBefore, notAfter },
       key,
     );
@@ -49,11 +67,11 @@ describe('x509', () => {
   });
 
   it('gives every certificate a distinct positive serial number', async () => {
-    const key = await generateRsaKeyPair();
+    const key = await x509.generateRsaKeyPair();
     const serials = new Set(
       [1, 2, 3].map(
         (i) =>
-          new X509Certificate(signCertificate({ commonName: `c${i}`, notBefore, notAfter }, key))
+          new X509Certificate(x509.signCertificate({ commonName: `c${i}`, notBefore, notAfter }, key))
             .serialNumber,
       ),
     );
