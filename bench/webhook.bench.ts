@@ -83,6 +83,10 @@ interface PacedFigures {
   loopDelayP99: number[];
   gcMax: number[];
   gcTotal: number[];
+  /** Microseconds of this process's CPU (the server's, all threads) per request answered. */
+  cpuPerRequest: number[];
+  /** How long the run took until its last answer; well over PACED_MS means the server fell behind the rate. */
+  seconds: number[];
   errors: number;
 }
 
@@ -100,6 +104,8 @@ async function pacedRounds(cases: readonly PacedCase[]): Promise<PacedFigures[]>
     loopDelayP99: [],
     gcMax: [],
     gcTotal: [],
+    cpuPerRequest: [],
+    seconds: [],
     errors: 0,
   }));
   for (let round = 0; round < ROUNDS; round++) {
@@ -112,7 +118,9 @@ async function pacedRounds(cases: readonly PacedCase[]): Promise<PacedFigures[]>
       });
       gcObserver.observe({ entryTypes: ['gc'] });
       loopDelay.enable();
+      const cpuBefore = process.cpuUsage();
       const result = await load({ ...cases[index].plan, connections: 8, durationMs: PACED_MS, rate: 1000 });
+      const cpu = process.cpuUsage(cpuBefore);
       loopDelay.disable();
       gcObserver.disconnect();
       const f = figures[index];
@@ -121,6 +129,8 @@ async function pacedRounds(cases: readonly PacedCase[]): Promise<PacedFigures[]>
       f.loopDelayP99.push(loopDelay.percentile(99) / 1e6);
       f.gcMax.push(Math.max(0, ...gcPauses));
       f.gcTotal.push(gcPauses.reduce((sum, d) => sum + d, 0));
+      f.cpuPerRequest.push((cpu.user + cpu.system) / result.requests);
+      f.seconds.push(result.seconds);
       f.errors += result.errors + result.non200;
     }
   }
@@ -216,11 +226,21 @@ export const webhookSuite: BenchSuite = {
         ['vm-create', 'noop-vm-body'],
         ['pod-create', 'noop-pod-body'],
       ] as const;
-      for (const name of ['noop-vm-body', 'vm-create', 'noop-pod-body', 'pod-create']) {
+      for (const name of rounds.map((r) => r.name)) {
         const r = byName.get(name)!;
         report({ bench: `webhook/${name}-p50-at-1000rps`, value: round3(median(r.p50)), unit: 'ms' });
         report({ bench: `webhook/${name}-p99-at-1000rps`, value: round3(median(r.p99)), unit: 'ms' });
         report({ bench: `webhook/${name}-errors-at-1000rps`, value: r.errors, unit: 'requests' });
+        report({
+          bench: `webhook/${name}-server-cpu-per-request`,
+          value: Math.round(median(r.cpuPerRequest)),
+          unit: 'us',
+        });
+        report({
+          bench: `webhook/${name}-rounds-behind-rate`,
+          value: r.seconds.filter((s) => s > (PACED_MS / 1000) * 1.1).length,
+          unit: 'rounds',
+        });
         report({
           bench: `webhook/${name}-server-event-loop-delay-p99`,
           value: round3(median(r.loopDelayP99)),
