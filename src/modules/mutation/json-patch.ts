@@ -7,6 +7,9 @@ export interface JsonPatchAdd {
 
 /** Escapes one JSON-Pointer token (RFC 6901): `~` → `~0`, `/` → `~1`. */
 export function escapePointerToken(token: string): string {
+  // Tokens are field names and indexes, which almost never need escaping; a regular-expression replace() costs
+  // (time and garbage) even when nothing matches, and patches are built on every admission.
+  if (!token.includes('~') && !token.includes('/')) return token;
   return token.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
