@@ -4,7 +4,7 @@ import {
   type V1MutatingWebhookConfiguration,
 } from '@kubernetes/client-node';
 
-/** Upstream names (SPEC.md §6, Appendix A): the namespace label keys of §5 are these webhook names. */
+/** Upstream's names: the namespace opt-in/opt-out label keys are these webhook names. */
 export const WEBHOOK_CONFIGURATION_NAME = 'kubemacpool-mutator';
 /** The Service in front of the webhook; the serving certificate is issued for its DNS names. */
 export const SERVICE_NAME = 'kubemacpool-service';
@@ -121,7 +121,7 @@ function clientConfig(target: WebhookClientTarget, path: string): V1MutatingWebh
 export const RELEASE_NAMESPACE = 'kubemacpool-system';
 
 /**
- * Upstream's release defaults (`config/release`, SPEC.md §5): Pods opt-in, VirtualMachines opt-out, behind
+ * Upstream's release defaults (its `config/release` manifests): Pods opt-in, VirtualMachines opt-out, behind
  * `kubemacpool-service`. The manager's own namespace is excluded as well, so that with failurePolicy Fail the
  * webhook can never block the creation of its own Pods (upstream relies on the namespace not being labelled,
  * which only protects it in opt-in mode).

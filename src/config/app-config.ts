@@ -26,7 +26,7 @@ export interface ListenAddress {
   port: number;
 }
 
-/** Certificate life times in milliseconds (SPEC.md §7; CA_PROPAGATION_DELAY is ours). */
+/** Certificate life times in milliseconds (upstream's knobs; CA_PROPAGATION_DELAY is ours). */
 export interface CertificateSettings {
   caRotateMs: number;
   caOverlapMs: number;

@@ -17,7 +17,7 @@ import { MacAddress } from '../modules/pool/mac-address';
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
 export type LogLevelName = (typeof LOG_LEVELS)[number];
 
-/** What to do with a requested MAC that another object already holds (SPEC.md §13, DESIGN.md §3). */
+/** What to do with a requested MAC that another object already holds: admit with a warning, or deny. */
 export const DUPLICATE_POLICIES = ['Warn', 'Reject'] as const;
 export type DuplicatePolicy = (typeof DUPLICATE_POLICIES)[number];
 

@@ -56,7 +56,7 @@ const MIN_HEALTHY_STREAM_MS = 1_000;
  * List, then watch from the list's resourceVersion, like client-go's reflector. When the server ends the stream
  * (its timeout) or the connection breaks, watch again from the last version seen; list again on 410 Gone, an ERROR
  * event, or an HTTP error; retry failures with exponential back-off. Never stops on its own: client-node's informer
- * stops for good on non-410 errors (LIBRARIES.md §2.3), which would silently freeze our view.
+ * stops for good on non-410 errors (client-node 1.4's ListWatch does), which would silently freeze our view.
  */
 export class ResourceWatch<T extends { metadata?: { resourceVersion?: string } }> {
   private stream: WatchHandle | undefined;

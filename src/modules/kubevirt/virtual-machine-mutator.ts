@@ -17,10 +17,10 @@ export interface VmMutationContext extends ClaimOptions {
 }
 
 /**
- * The `kubevirt.io/v1` VirtualMachine mutation (SPEC.md §3), with upstream's bugs fixed:
+ * The `kubevirt.io/v1` VirtualMachine mutation (docs/architecture.md), with upstream's bugs fixed:
  * - an interface gets a MAC iff it binds with masquerade (on the pod network) or sits on a Multus network, on CREATE
- *   and on UPDATE alike (upstream skips the check on UPDATE, §13 item 6);
- * - on UPDATE the previous MACs come from `request.oldObject`, not a cache (§13 item 10), and an interface that lost
+ *   and on UPDATE alike (upstream skips the check on UPDATE);
+ * - on UPDATE the previous MACs come from `request.oldObject`, not a cache that can be stale, and an interface that lost
  *   its MAC in the request gets its previous one back, so re-applying the original YAML keeps every MAC;
  * - malformed MACs, one MAC on two interfaces and two interfaces with one name are denied with upstream's messages,
  *   in dry runs too (upstream skips these checks there).

@@ -14,10 +14,10 @@ import {
 import { networkKey } from './pod-macs';
 
 /**
- * The Pod mutation (SPEC.md §2.1): every element of the Multus networks annotation without a `mac` gets one from the
+ * The Pod mutation: every element of the Multus networks annotation without a `mac` gets one from the
  * pool, requested ones are recorded; the primary interface is never touched. Fixed against upstream: the short form
  * (`net1,ns2/net2@eth1`) is understood, every field the user wrote is kept, and an empty annotation admits the pod
- * unchanged instead of denying it (§13 items 8, 9).
+ * unchanged instead of denying it (upstream ignores the short form and denies an empty annotation).
  */
 export class PodMutator {
   constructor(private readonly pool: MacPool) {}
