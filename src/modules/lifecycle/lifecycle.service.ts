@@ -118,8 +118,9 @@ export class LifecycleService implements OnApplicationBootstrap, OnModuleDestroy
       throw error;
     }
     if (result.absent) this.sweeper.listEnded(false); // no onSync follows
-    if (kind === 'vm' && result.absent !== this.kubevirtAbsent) {
-      this.kubevirtAbsent = result.absent === true;
+    const absent = result.absent === true;
+    if (kind === 'vm' && absent !== this.kubevirtAbsent) {
+      this.kubevirtAbsent = absent;
       if (this.kubevirtAbsent) this.logger.log('KubeVirt is not installed: no VirtualMachines to track');
       else this.logger.log('KubeVirt VirtualMachines are served now: watching them');
     }
