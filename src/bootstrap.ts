@@ -74,7 +74,12 @@ export async function startManager(
     (options.configLogger ?? new ConsoleLogger('Config', { json: true })).fatal(error.message);
     return undefined;
   }
-  const logger = new ConsoleLogger('Kubemacpool', { json: true, logLevels: levelsFrom(config.logLevel) });
+  // Fields passed as the last argument become top-level JSON keys next to `message`, so they can be queried.
+  const logger = new ConsoleLogger('Kubemacpool', {
+    json: true,
+    flattenParams: true,
+    logLevels: levelsFrom(config.logLevel),
+  });
   const adapter = new FastifyAdapter({
     https: { ...(await placeholderCertificate()), minVersion: config.webhook.tlsMinVersion },
     bodyLimit: WEBHOOK_BODY_LIMIT,
@@ -100,8 +105,7 @@ export async function startManager(
   const metricsHost = await listen(metricsApp, config.metrics.port, config.metrics.host);
 
   const stats = app.get(PoolService).pool.stats();
-  logger.log({
-    msg: 'manager started',
+  logger.log('manager started', {
     rangeStart: stats.rangeStart,
     rangeEnd: stats.rangeEnd,
     rangeSize: stats.size,

@@ -7,7 +7,7 @@ import {
 } from '@kubernetes/client-node';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { type AddressInfo } from 'node:net';
 import { createServer } from 'node:https';
@@ -21,6 +21,7 @@ import { REPO_ROOT } from '../support/binaries';
 import { adminKubeConfig, controlPlaneInfo, createTestNamespace } from '../support/cluster';
 import { ControlPlane } from '../support/control-plane';
 import { FaultProxy } from '../support/fault-proxy';
+import { logRecords } from '../support/manager-log';
 import { ManagerProcess, buildManager } from '../support/manager-process';
 import { VM_API, apiErrorMessage, sleep, waitUntil } from '../support/webhook';
 
@@ -167,26 +168,31 @@ describe('allocation life cycle with the manager as its own process', () => {
     await inParallel(doomed, 8, (name) => core.deleteNamespacedPod({ namespace, name }));
     await env.settled(500);
 
-    await env.manager.kill();
-    // While the manager is down, a VM of an old Kubemacpool (legacy finalizer) is deleted and sticks: the restarted
-    // manager must free it from its list, since no watch event will come for it. Its namespace is not served by our
-    // webhook, so creating it needs no manager.
-    const elsewhere = await createTestNamespace('life-legacy');
-    const legacy = simpleVm('legacy');
+    // A VM of an old Kubemacpool (legacy finalizer) is deleted while the manager is down and sticks: the restarted
+    // manager must free it from its list, since no watch event will come for it. It has no interface that gets a MAC,
+    // so the pool's counts stay as they are.
+    const legacyNamespace = await env.namespace('life-legacy');
+    const legacy = virtualMachine('legacy', [], []);
     (legacy.metadata as { finalizers?: string[] }).finalizers = ['k8s.v1.cni.cncf.io/kubeMacPool'];
-    await custom.createNamespacedCustomObject({ ...VM_API, namespace: elsewhere, body: legacy });
-    await custom.deleteNamespacedCustomObject({ ...VM_API, namespace: elsewhere, name: 'legacy' });
+    await custom.createNamespacedCustomObject({ ...VM_API, namespace: legacyNamespace, body: legacy });
+    await env.manager.kill();
+    await custom.deleteNamespacedCustomObject({ ...VM_API, namespace: legacyNamespace, name: 'legacy' });
     await env.manager.start();
     await waitUntil('the legacy VM to be gone', () =>
-      custom.getNamespacedCustomObject({ ...VM_API, namespace: elsewhere, name: 'legacy' }).then(
+      custom.getNamespacedCustomObject({ ...VM_API, namespace: legacyNamespace, name: 'legacy' }).then(
         () => undefined,
         (error: unknown) => ((error as { code?: number }).code === 404 ? true : undefined),
       ),
     );
     // Removed by this manager (another test file's manager could be running alongside).
-    expect(readFileSync(env.manager.logPath, 'utf8')).toContain(
-      `removed the legacy finalizer k8s.v1.cni.cncf.io/kubeMacPool from vm/${elsewhere}/legacy`,
-    );
+    expect(
+      logRecords(env.manager.logPath).some(
+        (r) =>
+          r.message === 'removed the legacy finalizer from a VM being deleted' &&
+          r.namespace === legacyNamespace &&
+          r.name === 'legacy',
+      ),
+    ).toBe(true);
     expect(await env.used()).toBe(500);
     expect(await env.committed()).toBe(500);
     expect(await env.pending()).toBe(0);

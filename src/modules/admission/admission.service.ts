@@ -65,13 +65,12 @@ export class AdmissionService {
         );
       }
       const mutation = await this.mutators[target].mutate(request);
-      if (this.debug) this.logger.debug({ msg: 'admitted', ...fields(uid, request), macs: mutation.macs });
+      if (this.debug) this.logger.debug('admitted', { ...fields(uid, request), macs: mutation.macs });
       return allowed(apiVersion, uid, mutation.patch, mutation.warnings);
     } catch (error) {
       if (error instanceof MutationException) {
         if (this.debug) {
-          this.logger.debug({
-            msg: 'denied',
+          this.logger.debug('denied', {
             ...fields(uid, request),
             code: error.code,
             reason: error.message,
@@ -79,8 +78,7 @@ export class AdmissionService {
         }
         return denied(apiVersion, uid, DENIAL_STATUS[error.code], error.message);
       }
-      this.logger.error({
-        msg: 'admission failed',
+      this.logger.error('admission failed', {
         ...fields(uid, request),
         error: error instanceof Error ? (error.stack ?? error.message) : String(error),
       });

@@ -1,10 +1,16 @@
 import { Global, Module } from '@nestjs/common';
 import { KubeConfig } from '@kubernetes/client-node';
+import { ConfigMapRepository } from './config-map.repository';
+import { EventRepository } from './event.repository';
+import { PodRepository } from './pod.repository';
 import { VirtualMachineRepository } from './virtual-machine.repository';
+
+const REPOSITORIES = [ConfigMapRepository, EventRepository, PodRepository, VirtualMachineRepository];
 
 /**
  * The Kubernetes client configuration: KUBECONFIG or ~/.kube/config when present, the in-cluster service account
- * otherwise (client-node's loadFromDefault). Repositories build their typed clients from it.
+ * otherwise (client-node's loadFromDefault), and the repositories of the resources several modules read. Knows no
+ * feature module: what the features keep of an object is passed in as callbacks.
  */
 @Global()
 @Module({
@@ -17,8 +23,8 @@ import { VirtualMachineRepository } from './virtual-machine.repository';
         return kc;
       },
     },
-    VirtualMachineRepository,
+    ...REPOSITORIES,
   ],
-  exports: [KubeConfig, VirtualMachineRepository],
+  exports: [KubeConfig, ...REPOSITORIES],
 })
 export class KubeModule {}

@@ -1,4 +1,4 @@
-import { type KubeConfig } from '@kubernetes/client-node';
+import { type KubeConfig, type V1ObjectMeta } from '@kubernetes/client-node';
 import { statusCode } from './kube-errors';
 import { type WatchHandle, listAll, watchStream } from './kube-http';
 
@@ -13,6 +13,25 @@ export interface ListResult<T> {
    * deletion came as DELETED events) — but the first sync counts as done.
    */
   absent?: boolean;
+}
+
+/** The part every listed or watched object has; repositories reduce objects to it plus what their callers read. */
+export interface KubeObject {
+  metadata?: V1ObjectMeta;
+}
+
+/** What a repository's watch reports to: the full state after each (re)list, then each change. */
+export interface WatchHandlers<T> {
+  onSync: (items: T[]) => void | Promise<void>;
+  onEvent: (type: WatchEventType, object: T) => void | Promise<void>;
+  onError?: (error: unknown) => void;
+}
+
+/** A list-then-watch a repository hands out, not running until started. */
+export interface CollectionWatch {
+  /** Resolves once the first list was handed to onSync (or the collection was found absent). */
+  start(): Promise<void>;
+  stop(): void;
 }
 
 export interface ResourceWatchOptions<T> {
@@ -58,7 +77,7 @@ const MIN_HEALTHY_STREAM_MS = 1_000;
  * event, or an HTTP error; retry failures with exponential back-off. Never stops on its own: client-node's informer
  * stops for good on non-410 errors (client-node 1.4's ListWatch does), which would silently freeze our view.
  */
-export class ResourceWatch<T extends { metadata?: { resourceVersion?: string } }> {
+export class ResourceWatch<T extends { metadata?: { resourceVersion?: string } }> implements CollectionWatch {
   private stream: WatchHandle | undefined;
   private stopped = false;
   private resourceVersion = '';

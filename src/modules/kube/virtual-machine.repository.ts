@@ -1,14 +1,32 @@
 import { Injectable } from '@nestjs/common';
-import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { isNotFound } from './kube-errors';
+import { listAll } from './kube-http';
 import { VIRTUAL_MACHINES_API } from './kube.constants';
+import { type ReducedWatchOptions, reducedWatch } from './reduced-watch';
+import { type CollectionWatch, type KubeObject, type ListResult } from './resource-watch';
 
-/** KubeVirt VirtualMachine reads through the API server. */
+/** Without KubeVirt, how often the VirtualMachine collection is looked for again. */
+const KUBEVIRT_POLL_MS = 10_000;
+
+/** The VirtualMachine collection, cluster-wide or in one namespace. */
+function virtualMachinesPath(namespace?: string): string {
+  const base = `/apis/${VIRTUAL_MACHINES_API.group}/${VIRTUAL_MACHINES_API.version}`;
+  return namespace === undefined
+    ? `${base}/${VIRTUAL_MACHINES_API.plural}`
+    : `${base}/namespaces/${namespace}/${VIRTUAL_MACHINES_API.plural}`;
+}
+
+/**
+ * KubeVirt VirtualMachines through the API server. Without KubeVirt the collection is not served (404): lists then
+ * report it `absent` instead of failing, so a Multus-only cluster works, and a watch looks for it again every
+ * KUBEVIRT_POLL_MS until the CRD is installed.
+ */
 @Injectable()
 export class VirtualMachineRepository {
   private readonly custom: CustomObjectsApi;
 
-  constructor(kubeConfig: KubeConfig) {
+  constructor(private readonly kubeConfig: KubeConfig) {
     this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
   }
 
@@ -21,5 +39,45 @@ export class VirtualMachineRepository {
       if (isNotFound(error)) return false;
       throw error;
     }
+  }
+
+  /** Every VM of the cluster (namespace undefined) or of one namespace, reduced as each page arrives. */
+  async list<T extends KubeObject>(
+    namespace: string | undefined,
+    reduce: (vm: KubeObject) => T,
+  ): Promise<ListResult<T>> {
+    try {
+      return await listAll<T>(this.kubeConfig, virtualMachinesPath(namespace), {}, undefined, (vm) =>
+        reduce(vm),
+      );
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      return { items: [], resourceVersion: '', absent: true };
+    }
+  }
+
+  /** Lists then watches every VM of the cluster; resumes and relists on its own until stopped. */
+  watch<T extends KubeObject>(options: ReducedWatchOptions<T>): CollectionWatch {
+    return reducedWatch(
+      this.kubeConfig,
+      { path: virtualMachinesPath(), absentPollMs: KUBEVIRT_POLL_MS },
+      () => this.list(undefined, options.reduce),
+      options,
+    );
+  }
+
+  /**
+   * Removes `finalizer` from a VM if it is still at `index` of its finalizers: a JSON patch whose `test` op makes
+   * the API server refuse it (422) when the list changed since it was read. Errors propagate.
+   */
+  async removeFinalizer(namespace: string, name: string, finalizer: string, index: number): Promise<void> {
+    const body = [
+      { op: 'test', path: `/metadata/finalizers/${index}`, value: finalizer },
+      { op: 'remove', path: `/metadata/finalizers/${index}` },
+    ];
+    await this.custom.patchNamespacedCustomObject(
+      { ...VIRTUAL_MACHINES_API, namespace, name, body },
+      setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+    );
   }
 }

@@ -18,7 +18,7 @@ function prefixOf(owner: string): string {
 }
 
 /**
- * Aligns the pool with persisted objects (DESIGN.md §3): what a persisted object carries is committed to it; what
+ * Aligns the pool with persisted objects: what a persisted object carries is committed to it; what
  * its owner held but the object no longer carries is released — only that owner's entries, never another's.
  */
 export class PoolReconciler {

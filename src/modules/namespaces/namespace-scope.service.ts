@@ -1,8 +1,9 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { KubeConfig, type V1MutatingWebhookConfiguration, type V1Namespace } from '@kubernetes/client-node';
+import { type V1MutatingWebhookConfiguration, type V1Namespace } from '@kubernetes/client-node';
 import { AppConfig } from '../../config/app-config';
 import { describeError } from '../kube/kube-errors';
-import { ResourceWatch } from '../kube/resource-watch';
+import { type CollectionWatch } from '../kube/resource-watch';
+import { NamespaceScopeRepository } from './namespace-scope.repository';
 import { OptModeError, isNamespaceManaged, optModeOf } from './opt-mode';
 import { type OptMode, POD_WEBHOOK_NAME, VM_WEBHOOK_NAME } from '../../common/webhook-configuration';
 
@@ -21,7 +22,7 @@ export class NamespaceScopeService implements OnApplicationBootstrap, OnModuleDe
   private readonly logger = new Logger(NamespaceScopeService.name);
   private configuration: V1MutatingWebhookConfiguration | undefined;
   private readonly namespaceLabels = new Map<string, Record<string, string>>();
-  private readonly watches: ResourceWatch<V1Namespace | V1MutatingWebhookConfiguration>[] = [];
+  private readonly watches: CollectionWatch[] = [];
   private loggedModes = '';
   private readonly listeners: (() => void)[] = [];
   private resolveSynced!: () => void;
@@ -29,7 +30,7 @@ export class NamespaceScopeService implements OnApplicationBootstrap, OnModuleDe
   readonly synced = new Promise<void>((resolve) => (this.resolveSynced = resolve));
 
   constructor(
-    private readonly kubeConfig: KubeConfig,
+    private readonly repository: NamespaceScopeRepository,
     private readonly config: AppConfig,
   ) {}
 
@@ -59,10 +60,8 @@ export class NamespaceScopeService implements OnApplicationBootstrap, OnModuleDe
 
   onApplicationBootstrap(): void {
     const onError = (error: unknown) =>
-      this.logger.warn(`watch interrupted, resuming: ${describeError(error)}`);
-    const fieldSelector = `metadata.name=${this.config.webhook.configurationName}`;
-    const namespaces = new ResourceWatch<V1Namespace>(this.kubeConfig, {
-      path: '/api/v1/namespaces',
+      this.logger.warn('watch interrupted, resuming', { error: describeError(error) });
+    const namespaces = this.repository.watchNamespaces({
       onSync: (items) => {
         this.namespaceLabels.clear();
         for (const namespace of items) this.remember('ADDED', namespace);
@@ -70,9 +69,7 @@ export class NamespaceScopeService implements OnApplicationBootstrap, OnModuleDe
       onEvent: (type, namespace) => this.remember(type, namespace),
       onError,
     });
-    const configurations = new ResourceWatch<V1MutatingWebhookConfiguration>(this.kubeConfig, {
-      path: '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations',
-      query: { fieldSelector },
+    const configurations = this.repository.watchWebhookConfiguration(this.config.webhook.configurationName, {
       onSync: (items) => this.useConfiguration(items[0]),
       onEvent: (type, item) => this.useConfiguration(type === 'DELETED' ? undefined : item),
       onError,
@@ -100,15 +97,18 @@ export class NamespaceScopeService implements OnApplicationBootstrap, OnModuleDe
   private useConfiguration(configuration: V1MutatingWebhookConfiguration | undefined): void {
     this.configuration = configuration;
     this.changed();
-    const modes = `pods: ${this.mode('pods') ?? 'none'}, virtual machines: ${this.mode('virtualmachines') ?? 'none'}`;
-    if (modes === this.loggedModes) return;
-    this.loggedModes = modes;
+    const modes = {
+      pods: this.mode('pods') ?? 'none',
+      virtualMachines: this.mode('virtualmachines') ?? 'none',
+    };
+    const key = `${modes.pods}/${modes.virtualMachines}`;
+    if (key === this.loggedModes) return;
+    this.loggedModes = key;
+    const name = this.config.webhook.configurationName;
     if (configuration === undefined) {
-      this.logger.warn(
-        `webhook configuration ${this.config.webhook.configurationName} not found: no namespace is managed`,
-      );
+      this.logger.warn('webhook configuration not found: no namespace is managed', { configuration: name });
     } else {
-      this.logger.log(`opt modes of ${this.config.webhook.configurationName}: ${modes}`);
+      this.logger.log('opt modes of the webhook configuration', { configuration: name, ...modes });
     }
   }
 }

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { NamespaceScopeRepository } from './namespace-scope.repository';
 import { NamespaceScopeService } from './namespace-scope.service';
 
 /**
@@ -6,7 +7,7 @@ import { NamespaceScopeService } from './namespace-scope.service';
  * labels. Admission and the life cycle both read it; it depends on neither.
  */
 @Module({
-  providers: [NamespaceScopeService],
+  providers: [NamespaceScopeRepository, NamespaceScopeService],
   exports: [NamespaceScopeService],
 })
 export class NamespacesModule {}

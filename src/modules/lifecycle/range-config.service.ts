@@ -1,14 +1,16 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { CoreV1Api, KubeConfig, type V1ConfigMap, type V1ObjectReference } from '@kubernetes/client-node';
+import { type V1ConfigMap, type V1ObjectReference } from '@kubernetes/client-node';
 import { AppConfig } from '../../config/app-config';
+import { ConfigMapRepository } from '../kube/config-map.repository';
+import { EventRepository } from '../kube/event.repository';
 import { describeError } from '../kube/kube-errors';
-import { ResourceWatch } from '../kube/resource-watch';
+import { type CollectionWatch } from '../kube/resource-watch';
 import { MacAddress } from '../pool/mac-address';
 import { MacRange } from '../pool/mac-range';
 import { PoolException } from '../pool/pool.exception';
 import { PoolService } from '../pool/pool.service';
 
-/** Upstream's day-2 range ConfigMap (SPEC.md §1.4). */
+/** Upstream's day-2 range ConfigMap: its name and keys are what upstream's operators write. */
 export const RANGE_CONFIGMAP_NAME = 'kubemacpool-mac-range-config';
 const EVENT_COMPONENT = 'configmap-controller';
 
@@ -18,31 +20,27 @@ const EVENT_COMPONENT = 'configmap-controller';
  * Warning Events (`InvalidRange`, `UpdateFailed`) and the current range stays.
  */
 @Injectable()
-export class RangeConfigWatcher implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly logger = new Logger(RangeConfigWatcher.name);
-  private readonly core: CoreV1Api;
-  private watch: ResourceWatch<V1ConfigMap> | undefined;
+export class RangeConfigService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(RangeConfigService.name);
+  private watch: CollectionWatch | undefined;
 
   constructor(
-    private readonly kubeConfig: KubeConfig,
+    private readonly configMaps: ConfigMapRepository,
+    private readonly events: EventRepository,
     private readonly config: AppConfig,
     private readonly pools: PoolService,
-  ) {
-    this.core = kubeConfig.makeApiClient(CoreV1Api);
-  }
+  ) {}
 
   onApplicationBootstrap(): void {
-    const namespace = this.config.namespace;
-    const fieldSelector = `metadata.name=${RANGE_CONFIGMAP_NAME}`;
-    this.watch = new ResourceWatch<V1ConfigMap>(this.kubeConfig, {
-      path: `/api/v1/namespaces/${namespace}/configmaps`,
-      query: { fieldSelector },
+    this.watch = this.configMaps.watchOne(this.config.namespace, RANGE_CONFIGMAP_NAME, {
       onSync: (items) => (items[0] === undefined ? undefined : this.apply(items[0])),
       onEvent: (type, configMap) =>
         type === 'DELETED'
-          ? this.logger.log('ConfigMap not found, ignoring since object must be deleted')
+          ? this.logger.log('range ConfigMap deleted: keeping the current range', {
+              configMap: RANGE_CONFIGMAP_NAME,
+            })
           : this.apply(configMap),
-      onError: (error) => this.logger.warn(`watch interrupted, resuming: ${describeError(error)}`),
+      onError: (error) => this.logger.warn('watch interrupted, resuming', { error: describeError(error) }),
     });
     void this.watch.start();
   }
@@ -59,7 +57,10 @@ export class RangeConfigWatcher implements OnApplicationBootstrap, OnModuleDestr
       end = this.read(configMap, 'RANGE_END');
     } catch (error) {
       const message = (error as Error).message;
-      this.logger.warn(`invalid ConfigMap data: ${message}`);
+      this.logger.warn('invalid range ConfigMap data: keeping the current range', {
+        configMap: RANGE_CONFIGMAP_NAME,
+        error: message,
+      });
       await this.event(
         configMap,
         'InvalidRange',
@@ -74,7 +75,11 @@ export class RangeConfigWatcher implements OnApplicationBootstrap, OnModuleDestr
       range = new MacRange(start, end);
     } catch (error) {
       if (!(error instanceof PoolException)) throw error;
-      this.logger.warn(`failed to apply new ranges: ${error.message}`);
+      this.logger.warn('cannot apply the new range: keeping the current one', {
+        rangeStart: start.toString(),
+        rangeEnd: end.toString(),
+        error: error.message,
+      });
       await this.event(
         configMap,
         'UpdateFailed',
@@ -83,7 +88,12 @@ export class RangeConfigWatcher implements OnApplicationBootstrap, OnModuleDestr
       return;
     }
     this.pools.pool.setRange(range);
-    this.logger.log(`MAC range changed from ${current} to ${range}; existing allocations are kept`);
+    this.logger.log('MAC range changed; existing allocations are kept', {
+      previousStart: current.start.toString(),
+      previousEnd: current.end.toString(),
+      rangeStart: range.start.toString(),
+      rangeEnd: range.end.toString(),
+    });
   }
 
   private read(configMap: V1ConfigMap, key: 'RANGE_START' | 'RANGE_END'): MacAddress {
@@ -110,23 +120,20 @@ export class RangeConfigWatcher implements OnApplicationBootstrap, OnModuleDestr
         };
     const now = new Date();
     try {
-      await this.core.createNamespacedEvent({
-        namespace,
-        body: {
-          metadata: { generateName: `${involvedObject.name}.` },
-          involvedObject,
-          reason,
-          message,
-          type: 'Warning',
-          source: { component: EVENT_COMPONENT },
-          reportingComponent: EVENT_COMPONENT,
-          firstTimestamp: now,
-          lastTimestamp: now,
-          count: 1,
-        },
+      await this.events.create(namespace, {
+        metadata: { generateName: `${involvedObject.name}.` },
+        involvedObject,
+        reason,
+        message,
+        type: 'Warning',
+        source: { component: EVENT_COMPONENT },
+        reportingComponent: EVENT_COMPONENT,
+        firstTimestamp: now,
+        lastTimestamp: now,
+        count: 1,
       });
     } catch (error) {
-      this.logger.warn(`cannot record the ${reason} Event: ${describeError(error)}`);
+      this.logger.warn('cannot record the Event', { reason, error: describeError(error) });
     }
   }
 }

@@ -1,0 +1,37 @@
+import { Injectable } from '@nestjs/common';
+import { KubeConfig } from '@kubernetes/client-node';
+import { METADATA_ONLY, METADATA_ONLY_WATCH, listAll } from './kube-http';
+import { type ReducedWatchOptions, reducedWatch } from './reduced-watch';
+import { type CollectionWatch, type KubeObject, type ListResult } from './resource-watch';
+
+/** The pods collection, cluster-wide or in one namespace. */
+function podsPath(namespace?: string): string {
+  return namespace === undefined ? '/api/v1/pods' : `/api/v1/namespaces/${namespace}/pods`;
+}
+
+/**
+ * Pods, read as metadata only (no specs, no status: a pod's MACs are in its annotations), each reduced by the
+ * caller's callback as it arrives, so 100k pods never mean 100k full objects in memory.
+ */
+@Injectable()
+export class PodRepository {
+  constructor(private readonly kubeConfig: KubeConfig) {}
+
+  /** Every pod of the cluster (namespace undefined) or of one namespace, in one consistent snapshot. */
+  list<T extends KubeObject>(
+    namespace: string | undefined,
+    reduce: (pod: KubeObject) => T,
+  ): Promise<ListResult<T>> {
+    return listAll<T>(this.kubeConfig, podsPath(namespace), {}, METADATA_ONLY, (pod) => reduce(pod));
+  }
+
+  /** Lists then watches every pod of the cluster; resumes and relists on its own until stopped. */
+  watch<T extends KubeObject>(options: ReducedWatchOptions<T>): CollectionWatch {
+    return reducedWatch(
+      this.kubeConfig,
+      { path: podsPath(), accept: METADATA_ONLY_WATCH },
+      () => this.list(undefined, options.reduce),
+      options,
+    );
+  }
+}

@@ -1,0 +1,38 @@
+import { type KubeConfig } from '@kubernetes/client-node';
+import {
+  type CollectionWatch,
+  type KubeObject,
+  type ListResult,
+  ResourceWatch,
+  type WatchHandlers,
+} from './resource-watch';
+
+/** A watch whose objects are reduced, as they arrive, to what the caller keeps. */
+export interface ReducedWatchOptions<T extends KubeObject> extends WatchHandlers<T> {
+  /** Applied to every listed object (page by page) and every watched one; must keep metadata.resourceVersion. */
+  reduce: (object: KubeObject) => T;
+  /**
+   * Wraps every full list (the first and each relist), e.g. to know when one is in flight. onSync follows a wrapped
+   * list that resolved without `absent`; nothing follows one that rejected or found the collection absent.
+   */
+  aroundList?: (list: () => Promise<ListResult<T>>) => Promise<ListResult<T>>;
+}
+
+/** Builds the ResourceWatch behind a repository's reduced watch of one collection. */
+export function reducedWatch<T extends KubeObject>(
+  kubeConfig: KubeConfig,
+  collection: { path: string; accept?: string; absentPollMs?: number },
+  list: () => Promise<ListResult<T>>,
+  options: ReducedWatchOptions<T>,
+): CollectionWatch {
+  const { reduce, aroundList = (run) => run() } = options;
+  return new ResourceWatch<T>(kubeConfig, {
+    path: collection.path,
+    accept: collection.accept,
+    absentPollMs: collection.absentPollMs,
+    list: () => aroundList(list),
+    onSync: options.onSync,
+    onEvent: (type, object) => options.onEvent(type, reduce(object)),
+    onError: options.onError,
+  });
+}

@@ -1,0 +1,197 @@
+import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { ReadinessService } from '../health/readiness.service';
+import { describeError } from '../kube/kube-errors';
+import { PodRepository } from '../kube/pod.repository';
+import {
+  type CollectionWatch,
+  type KubeObject,
+  type ListResult,
+  type WatchEventType,
+} from '../kube/resource-watch';
+import { VirtualMachineRepository } from '../kube/virtual-machine.repository';
+import { NamespaceScopeService } from '../namespaces/namespace-scope.service';
+import { PoolService } from '../pool/pool.service';
+import { LegacyFinalizerService } from './legacy-finalizer.service';
+import { COMPACT, type Kind, type Observed, observe, ownerOf } from './observed-object';
+import { PendingSweepService } from './pending-sweep.service';
+import { PoolReconciler, isProvisionalOwner } from './pool-reconciler';
+
+/**
+ * Keeps the pool equal to what persisted objects hold: rebuilds it from a list of VMs and Pods (metadata only)
+ * before the first allocation, commits admitted MACs when the watch shows them persisted, binds generateName objects
+ * to their real names, and releases what deleted or updated objects no longer hold. Pending entries past their
+ * deadline are the PendingSweepService's; VMs held back by the legacy finalizer the LegacyFinalizerService's.
+ */
+@Injectable()
+export class LifecycleService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(LifecycleService.name);
+  private readonly reconciler: PoolReconciler;
+  private readonly objects: Record<Kind, Map<string, Observed>> = { pod: new Map(), vm: new Map() };
+  private readonly watches: CollectionWatch[] = [];
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private kubevirtAbsent = false;
+
+  constructor(
+    private readonly pools: PoolService,
+    private readonly scope: NamespaceScopeService,
+    private readonly pods: PodRepository,
+    private readonly vms: VirtualMachineRepository,
+    private readonly sweeper: PendingSweepService,
+    private readonly finalizers: LegacyFinalizerService,
+    readiness: ReadinessService,
+  ) {
+    this.reconciler = new PoolReconciler(pools.pool);
+    readiness.register('pool', () => (pools.ready ? undefined : 'rebuilding the pool from the cluster'));
+  }
+
+  onApplicationBootstrap(): void {
+    void this.start().catch((error: unknown) =>
+      this.logger.error('start failed', { error: describeError(error) }),
+    );
+  }
+
+  onModuleDestroy(): void {
+    this.stopped = true;
+    clearTimeout(this.resyncTimer);
+    for (const watch of this.watches) watch.stop();
+  }
+
+  private async start(): Promise<void> {
+    const started = Date.now();
+    await this.scope.synced;
+    // Before the lists: a label or selector change while they run re-applies what was already listed.
+    this.scope.onChange(() => this.scheduleResync());
+    const vms = this.watch('vm');
+    const pods = this.watch('pod');
+    // VMs first: a virt-launcher pod is skipped when its VM exists.
+    await vms.start();
+    await pods.start();
+    if (this.stopped) return;
+    this.pools.ready = true;
+    const { used, outOfRange, shared } = this.pools.pool.stats();
+    this.logger.log('pool rebuilt', {
+      durationMs: Date.now() - started,
+      vms: this.objects.vm.size,
+      pods: this.objects.pod.size,
+      used,
+      outOfRange,
+      shared,
+    });
+    this.sweeper.start();
+  }
+
+  private watch(kind: Kind): CollectionWatch {
+    const repository: PodRepository | VirtualMachineRepository = kind === 'pod' ? this.pods : this.vms;
+    const watch = repository.watch({
+      reduce: COMPACT[kind],
+      aroundList: (list) => this.trackList(kind, list),
+      onSync: (items) => {
+        try {
+          this.resync(kind, items);
+        } finally {
+          this.sweeper.listEnded(true);
+        }
+      },
+      onEvent: (type, object) => this.handle(kind, type, object),
+      onError: (error) =>
+        this.logger.warn('watch interrupted, resuming', { kind, error: describeError(error) }),
+    });
+    this.watches.push(watch);
+    return watch;
+  }
+
+  /**
+   * Tells the sweeper a full list is in flight (until onSync applied it, or it failed), and logs KubeVirt coming and
+   * going: without it the VM collection is absent, which is no error (a Multus-only cluster gets a ready manager).
+   */
+  private async trackList(
+    kind: Kind,
+    list: () => Promise<ListResult<KubeObject>>,
+  ): Promise<ListResult<KubeObject>> {
+    this.sweeper.listStarted();
+    let result: ListResult<KubeObject>;
+    try {
+      result = await list();
+    } catch (error) {
+      this.sweeper.listEnded(false);
+      throw error;
+    }
+    if (result.absent) this.sweeper.listEnded(false); // no onSync follows
+    const absent = result.absent === true;
+    if (kind === 'vm' && absent !== this.kubevirtAbsent) {
+      this.kubevirtAbsent = absent;
+      if (this.kubevirtAbsent) this.logger.log('KubeVirt is not installed: no VirtualMachines to track');
+      else this.logger.log('KubeVirt VirtualMachines are served now: watching them');
+    }
+    return result;
+  }
+
+  private handle(kind: Kind, type: WatchEventType, object: KubeObject): void {
+    const owner = ownerOf(kind, object);
+    if (owner === undefined) return;
+    if (type === 'DELETED') {
+      this.sweeper.deleted(owner);
+      const { namespace, name } = this.objects[kind].get(owner) ?? observe(kind, object);
+      if (kind === 'vm') this.finalizers.forget(namespace, name);
+      this.objects[kind].delete(owner);
+      const released = this.reconciler.deleted(owner);
+      if (released > 0)
+        this.logger.debug('object deleted: MACs released', { kind, namespace, name, released });
+      return;
+    }
+    const observed = observe(kind, object);
+    this.objects[kind].set(owner, observed);
+    this.apply(kind, owner, observed);
+  }
+
+  /**
+   * Records an object's MACs when its namespace is managed, or when the pool already knows the object; hands a VM's
+   * legacy finalizer state to the LegacyFinalizerService (which has its own rule for namespaces).
+   */
+  private apply(kind: Kind, owner: string, observed: Observed): void {
+    if (kind === 'vm')
+      this.finalizers.observe(observed.namespace, observed.name, observed.legacyFinalizerIndex);
+    if (
+      kind === 'pod' &&
+      observed.vmi !== undefined &&
+      this.objects.vm.has(`vm/${observed.namespace}/${observed.vmi}`)
+    ) {
+      return; // a VM's launcher pod: its MACs are the VM's
+    }
+    const managed = this.scope.isManaged(kind === 'pod' ? 'pods' : 'virtualmachines', observed.namespace);
+    if (!managed && this.pools.pool.entriesOf(owner).length === 0) return;
+    this.reconciler.observe(owner, observed.macs, observed.persistedAt);
+  }
+
+  /**
+   * A full list (start, or after the watch could not resume): every listed object is applied, and committed entries
+   * of objects no longer listed are released (their deletion happened while we were not watching).
+   */
+  private resync(kind: Kind, items: KubeObject[]): void {
+    const present = new Map<string, Observed>();
+    for (const item of items) {
+      const owner = ownerOf(kind, item);
+      if (owner !== undefined) present.set(owner, observe(kind, item));
+    }
+    this.objects[kind] = present;
+    for (const [owner, observed] of present) this.apply(kind, owner, observed);
+    for (const owner of [...this.pools.pool.owners()]) {
+      if (!owner.startsWith(`${kind}/`) || isProvisionalOwner(owner) || present.has(owner)) continue;
+      for (const entry of [...this.pools.pool.entriesOf(owner)]) {
+        if (entry.state === 'committed') this.pools.pool.releaseEntry(entry);
+      }
+    }
+  }
+
+  /** Selectors or namespace labels changed: apply every known object again (from memory, no API call). */
+  private scheduleResync(): void {
+    if (this.resyncTimer !== undefined) return;
+    this.resyncTimer = setTimeout(() => {
+      this.resyncTimer = undefined;
+      for (const kind of ['vm', 'pod'] as const) {
+        for (const [owner, observed] of this.objects[kind]) this.apply(kind, owner, observed);
+      }
+    }, 100);
+  }
+}
