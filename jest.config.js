@@ -1,5 +1,9 @@
-// Jest on Node 20 cannot require() the ESM-only Nest 12 and client-node packages itself, so @swc/jest
-// transforms them to CommonJS (see ../shared/LIBRARIES.md §2.9). decoratorMetadata is needed for Nest DI.
+// Nest 12 and client-node (and some of their dependencies) ship only ES modules. Jest runs tests as CommonJS, and
+// Node 20 cannot require() an ES module (Node 22.12+ and 24 can, but Jest's module loader does not use that), so
+// @swc/jest transforms those packages to CommonJS along with our TypeScript, on every Node.js version alike.
+// decoratorMetadata is needed for Nest DI.
+require('./test/support/expected-node');
+
 const swc = [
   '@swc/jest',
   {
@@ -28,6 +32,7 @@ const esmPackages = [
 ];
 const common = {
   testEnvironment: 'node',
+  setupFiles: ['<rootDir>/test/support/expected-node.js'],
   transform: { '^.+\\.(t|j|mj)s$': swc },
   transformIgnorePatterns: [`/node_modules/(?!(${esmPackages.join('|')})/)`],
 };

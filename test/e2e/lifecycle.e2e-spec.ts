@@ -23,7 +23,7 @@ import { ControlPlane } from '../support/control-plane';
 import { FaultProxy } from '../support/fault-proxy';
 import { logRecords } from '../support/manager-log';
 import { ManagerProcess, buildManager } from '../support/manager-process';
-import { VM_API, apiErrorMessage, sleep, waitUntil } from '../support/webhook';
+import { VM_API, apiErrorMessage, waitUntil } from '../support/webhook';
 
 const x509 = new X509Repository();
 
@@ -129,6 +129,37 @@ class LifecycleEnvironment {
   committed = () => this.manager.metric('kubemacpool_pool_entries', '{state="committed"}');
   shared = () => this.manager.metric('kubemacpool_pool_shared_macs');
 
+  /**
+   * What the deadline sweep settled in `group` (`pod/<namespace>` or `vm/<namespace>`), summed over the lines it
+   * logged: it logs each namespace it settled anything in. Nothing else logs these lines, so they tell a commit or
+   * release by the sweep from one by the watch without looking at the clock.
+   */
+  sweepSettled(group: string): { released: number; committed: number } {
+    const total = { released: 0, committed: 0 };
+    const pattern = new RegExp(
+      `^${group}: (\\d+) expired pending MAC\\(s\\) released .*, (\\d+) committed to the object holding them$`,
+    );
+    for (const line of readFileSync(this.manager.logPath, 'utf8').split('\n')) {
+      let message = line;
+      try {
+        message = String((JSON.parse(line) as { message?: unknown }).message);
+      } catch {
+        // not a JSON log line
+      }
+      const match = pattern.exec(message);
+      if (match === null) continue;
+      total.released += Number(match[1]);
+      total.committed += Number(match[2]);
+    }
+    return total;
+  }
+
+  /** The Node.js version the manager process runs on (prom-client's default nodejs_version_info gauge). */
+  async nodeVersion(): Promise<string | undefined> {
+    const text = await (await fetch(`http://127.0.0.1:${this.manager.metricsPort}/metrics`)).text();
+    return /^nodejs_version_info\{version="(v[^"]+)"/m.exec(text)?.[1];
+  }
+
   /** Waits until the pool shows `used` MACs, none pending. */
   settled(used: number, timeoutMs = 30_000): Promise<true> {
     return waitUntil(
@@ -143,10 +174,16 @@ beforeAll(() => buildManager(), 120_000);
 
 describe('allocation life cycle with the manager as its own process', () => {
   const env = new LifecycleEnvironment();
+  // Pending MACs expire after an hour: the deadline sweep settles nothing while these tests run, so every commit and
+  // release they wait for is the watch's (or the rebuild's after a restart), however slow the machine is.
   beforeAll(() =>
-    env.start({ RANGE_START: '02:e0:00:00:00:00', RANGE_END: '02:e0:00:ff:ff:ff', WAIT_TIME: '3' }),
+    env.start({ RANGE_START: '02:e0:00:00:00:00', RANGE_END: '02:e0:00:ff:ff:ff', WAIT_TIME: '3600' }),
   );
   afterAll(() => env.stop());
+
+  it('runs the manager on the Node.js the tests run on', async () => {
+    expect(await env.nodeVersion()).toBe(process.version);
+  });
 
   it('rebuilds exactly the remaining MACs after kill -9, then hands out only unique ones', async () => {
     const namespace = await env.namespace('life-bulk');
@@ -246,12 +283,23 @@ describe('allocation life cycle with the manager as its own process', () => {
       namespace,
       body: simpleVm(''),
     })) as Vm;
-    // Committed by the watch, well before WAIT_TIME (3 s) would let the sweep settle them.
-    await env.settled(before + 3, 2500);
+    // Only the watch can commit them within the hour (WAIT_TIME above): without it this wait times out.
+    await env.settled(before + 3);
+    expect(env.sweepSettled(`pod/${namespace}`)).toEqual({ released: 0, committed: 0 });
+    expect(env.sweepSettled(`vm/${namespace}`)).toEqual({ released: 0, committed: 0 });
     await core.deleteNamespacedPod({ namespace, name: pod.metadata!.name! });
     await custom.deleteNamespacedCustomObject({ ...VM_API, namespace, name: vm.metadata.name });
     await env.settled(before);
   });
+});
+
+describe('a MAC admitted for an object that is never persisted', () => {
+  const env = new LifecycleEnvironment();
+  // A short deadline, so the sweep releases what no persisted object holds within the test.
+  beforeAll(() =>
+    env.start({ RANGE_START: '02:e6:00:00:00:00', RANGE_END: '02:e6:00:ff:ff:ff', WAIT_TIME: '3' }),
+  );
+  afterAll(() => env.stop());
 
   it('releases a MAC whose admission a later webhook rejected, once its deadline passed', async () => {
     const namespace = await env.namespace('life-rejected');
@@ -273,12 +321,19 @@ describe('allocation life cycle with the manager as its own process', () => {
           );
         expect(apiErrorMessage(error)).toContain('denied by the test');
       }
-      expect(await env.pending()).toBe(2);
-      await env.settled(before, 20_000);
+      // Both were held pending from their admission, and the sweep released them once past the deadline. The sweep's
+      // own count says so, however late the test looks: pending() right after the creates would race the deadline.
+      await waitUntil(
+        'the sweep to release both MACs',
+        async () => (env.sweepSettled(`pod/${namespace}`).released >= 2 ? true : undefined),
+        60_000,
+      );
+      expect(env.sweepSettled(`pod/${namespace}`)).toEqual({ released: 2, committed: 0 });
+      await env.settled(before);
     } finally {
       await denier.stop();
     }
-  });
+  }, 120_000);
 });
 
 describe('a small range and day-2 range changes', () => {
@@ -385,16 +440,30 @@ describe('when the manager’s watches lag behind the API server', () => {
       namespace,
       body: simpleVm(''),
     })) as Vm;
-    expect(await env.pending()).toBe(2);
-    // Past the deadline (2 s) the sweep lists the namespace afresh and finds both objects holding their MACs.
-    await env.settled(2, 20_000);
-    await sleep(6_000); // another sweep or two: nothing may be released
-    expect(await env.used()).toBe(2);
-    expect(await env.committed()).toBe(2);
-    // A second object gets a MAC neither of them holds.
+    // Past the deadline (2 s) the sweep lists the namespace afresh and finds both objects holding their MACs: it, not
+    // the frozen watch, commits them (its log counts each commit), and binds them to the objects' real names.
+    const sweptBoth = async () =>
+      env.sweepSettled(`pod/${namespace}`).committed >= 1 &&
+      env.sweepSettled(`vm/${namespace}`).committed >= 1
+        ? true
+        : undefined;
+    await waitUntil('the sweep to commit both MACs', sweptBoth, 60_000);
+    await env.settled(2);
+    // A third object, admitted while the watch is still frozen, is committed by a later sweep: by then at least one
+    // more sweep has listed the namespace, and it must have released nothing.
     const other = await core.createNamespacedPod({ namespace, body: podWithNetworks('', 'net1') });
+    await waitUntil(
+      'a later sweep to commit the third MAC',
+      async () => (env.sweepSettled(`pod/${namespace}`).committed >= 2 ? true : undefined),
+      60_000,
+    );
+    expect(env.sweepSettled(`pod/${namespace}`)).toEqual({ released: 0, committed: 2 });
+    expect(env.sweepSettled(`vm/${namespace}`)).toEqual({ released: 0, committed: 1 });
+    await env.settled(3);
+    expect(await env.committed()).toBe(3);
+    // The third object got a MAC neither of the first two holds.
     expect([...podMacs(pod), ...vmMacs(vm)]).not.toContain(podMacs(other)[0]);
-  }, 60_000);
+  }, 150_000);
 });
 
 describe('a cluster without KubeVirt', () => {

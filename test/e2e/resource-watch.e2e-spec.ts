@@ -7,7 +7,8 @@ import {
 } from '../../src/modules/kube/resource-watch';
 import { adminKubeConfig, controlPlaneInfo, createTestNamespace } from '../support/cluster';
 import { FaultProxy } from '../support/fault-proxy';
-import { sleep, waitUntil } from '../support/webhook';
+import { performance } from 'node:perf_hooks';
+import { waitUntil } from '../support/webhook';
 
 const kc = adminKubeConfig();
 const core = kc.makeApiClient(CoreV1Api);
@@ -18,6 +19,8 @@ type KubeObject = { metadata?: V1ObjectMeta };
 class RecordingWatch {
   readonly events: string[] = [];
   readonly errors: string[] = [];
+  /** When each list started and each error was reported, in order (monotonic clock, ms). */
+  readonly timeline: { what: 'list' | 'error'; at: number }[] = [];
   lists = 0;
   private readonly watch: ResourceWatch<KubeObject>;
 
@@ -31,13 +34,17 @@ class RecordingWatch {
     this.watch = new ResourceWatch<KubeObject>(kubeConfig, {
       path,
       list: async () => {
+        this.timeline.push({ what: 'list', at: performance.now() });
         const result = await listAll<KubeObject>(kubeConfig, path);
         this.lists++;
         return options.adjustList?.(result, this.lists) ?? result;
       },
       onSync: () => undefined,
       onEvent: (type, object) => void this.events.push(`${type} ${object.metadata?.name}`),
-      onError: (error) => void this.errors.push(String(error)),
+      onError: (error) => {
+        this.timeline.push({ what: 'error', at: performance.now() });
+        this.errors.push(String(error));
+      },
       backoffMs: 100,
       maxBackoffMs: 500,
       ...options,
@@ -181,18 +188,34 @@ describe('ResourceWatch against the real kube-apiserver', () => {
     expect(watch.errors.some((e) => e.includes('no end of stream'))).toBe(true);
   });
 
-  it('backs off, growing, when every watch fails right after a good list', async () => {
+  it('backs off, doubling, when every watch fails right after a good list', async () => {
     const namespace = await createTestNamespace('watch-forbidden');
     watch = new RecordingWatch(await listOnlyKubeConfig(namespace), configMaps(namespace), {
       backoffMs: 100,
       maxBackoffMs: 10_000,
     });
     await watch.start();
-    await sleep(3_000);
-    // Each watch gets 403 and the watch lists again: at 100, 200, 400, 800 and 1600 ms that is about five lists in
-    // 3 s; a back-off that a good list resets would list about thirty times.
-    expect(watch.errors.some((e) => e.includes('403'))).toBe(true);
-    expect(watch.lists).toBeGreaterThanOrEqual(3);
-    expect(watch.lists).toBeLessThanOrEqual(8);
+    // Six lists take five back-offs: 100 + 200 + 400 + 800 + 1600 ms (a watch that stopped retrying times out here).
+    const lists = 6;
+    await waitUntil(
+      `${lists} lists`,
+      async () => watch!.timeline.filter((step) => step.what === 'list').length >= lists || undefined,
+      60_000,
+    );
+    watch.stop();
+    // Each list is followed by exactly one refused watch (403: list but no watch), then the back-off, then a list.
+    const steps = watch.timeline.slice(0, 2 * lists - 1);
+    expect(steps.map((step) => step.what)).toEqual(
+      Array.from({ length: 2 * lists - 1 }, (_, i) => (i % 2 === 0 ? 'list' : 'error')),
+    );
+    expect(watch.errors.slice(0, lists - 1).every((e) => e.includes('HTTP 403'))).toBe(true);
+    // How long the watch waited between each refusal and the next list. A slow machine only makes these longer, so
+    // the assertion is a lower bound: each wait is at least the doubled back-off (less 5 ms, as a Node.js timer may
+    // fire a millisecond early), which a reset or constant back-off (about 100 ms each time) cannot meet.
+    const waited = Array.from({ length: lists - 1 }, (_, i) => steps[2 * i + 2].at - steps[2 * i + 1].at);
+    const short = waited
+      .map((ms, i) => ({ backOffMs: 100 * 2 ** i, waitedMs: Math.round(ms) }))
+      .filter(({ backOffMs, waitedMs }) => waitedMs < backOffMs - 5);
+    expect(short).toEqual([]);
   });
 });
