@@ -100,7 +100,7 @@ export class PoolReconciler {
       }
     }
     for (const entry of expired) {
-      if (entry.state !== 'pending' || !this.pool.entriesOf(entry.owner).includes(entry)) continue;
+      if (entry.state !== 'pending' || !this.pool.isCurrent(entry)) continue;
       const owners = carriers.get(`${entry.key}\u0000${entry.mac}`) ?? [];
       if (owners.includes(entry.owner)) {
         this.pool.commitEntry(entry);

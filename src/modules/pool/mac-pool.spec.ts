@@ -171,3 +171,18 @@ describe('MacPool', () => {
     expectExhausted(() => pool.allocate('last', 'k'));
   });
 });
+
+describe('MacPool entries', () => {
+  it('tells held entries from released ones, whatever view of them the caller kept', () => {
+    const pool = new MacPool(MacRange.parse('02:00:00:00:00:00', '02:00:00:00:00:03'), () => 0);
+    const entry = pool.allocateEntry('vm/ns/a', 'eth0', { deadline: 5 });
+    expect(pool.isCurrent(entry)).toBe(true);
+    expect(pool.isCurrent(pool.entriesOf('vm/ns/a')[0])).toBe(true);
+    pool.commitEntry(pool.entriesOf('vm/ns/a')[0]);
+    expect(entry.state).toBe('committed');
+    expect(pool.release('vm/ns/a')).toMatchObject([{ owner: 'vm/ns/a', key: 'eth0', state: 'committed' }]);
+    expect(pool.isCurrent(entry)).toBe(false);
+    pool.releaseEntry(entry);
+    expect(pool.stats()).toMatchObject({ used: 0, pending: 0, committed: 0 });
+  });
+});

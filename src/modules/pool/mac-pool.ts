@@ -67,7 +67,11 @@ export class MacPool {
 
   /** Takes the next free MAC at or after the cursor, wrapping once, and records it for `owner`/`key`. */
   allocate(owner: string, key: string, options: HoldOptions = {}): MacAddress {
-    return MacAddress.fromValue(this.allocateEntry(owner, key, options).mac);
+    const offset = this.allocator.take();
+    if (offset < 0) throw this.exhausted();
+    const mac = this.currentRange.valueAt(offset);
+    this.index.record(owner, key, mac, options.state ?? 'pending', options.deadline ?? 0, options.since ?? 0);
+    return MacAddress.fromValue(mac);
   }
 
   /** allocate(), returning the entry recorded. */
@@ -140,6 +144,11 @@ export class MacPool {
     return this.index.owners();
   }
 
+  /** Whether `entry` is still held (entries are views: compare them with this, not ===). */
+  isCurrent(entry: PoolEntry): boolean {
+    return this.index.isCurrent(entry);
+  }
+
   /** Removes one entry (see PoolTransaction.rollback); the MAC is free again when it was the last holder. */
   releaseEntry(entry: PoolEntry): void {
     this.removeEntry(entry);
@@ -158,7 +167,7 @@ export class MacPool {
 
   /** Releases every entry of `owner` (the object is gone); other owners of the same MACs keep theirs. */
   release(owner: string): PoolEntry[] {
-    const entries = [...this.index.entriesOf(owner)];
+    const entries = this.index.entriesOf(owner);
     for (const entry of entries) this.removeEntry(entry);
     return entries;
   }

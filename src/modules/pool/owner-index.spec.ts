@@ -1,3 +1,4 @@
+import { seededRandom } from '../../../test/fixtures/seeded-random';
 import { OwnerIndex } from './owner-index';
 
 describe('OwnerIndex', () => {
@@ -16,7 +17,10 @@ describe('OwnerIndex', () => {
     const index = new OwnerIndex();
     const first = index.upsert('pod/ns/p', 'net1', 7, 'pending', 10);
     const again = index.upsert('pod/ns/p', 'net1', 7, 'committed', 0);
-    expect(again).toBe(first);
+    // Views of one entry are distinct objects: the same entry is the same row, and the first view reads it live.
+    expect(again).toEqual(first);
+    expect(index.isCurrent(first)).toBe(true);
+    expect(first.state).toBe('committed');
     expect(index.holders(7)).toHaveLength(1);
     expect(index.pendingCount).toBe(0);
     expect(index.committedCount).toBe(1);
@@ -62,5 +66,224 @@ describe('OwnerIndex', () => {
     expect(index.committedCount).toBe(1);
     index.remove(entry);
     expect(index.committedCount).toBe(0);
+  });
+});
+
+describe('OwnerIndex views and storage', () => {
+  it('tells a removed entry from a new one in its reused row', () => {
+    const index = new OwnerIndex();
+    const old = index.upsert('pod/ns/a', 'net1', 5, 'pending', 10);
+    expect(index.remove(old)).toBe(true);
+    const reused = index.upsert('pod/ns/a', 'net1', 5, 'committed', 0);
+    expect(index.isCurrent(old)).toBe(false);
+    expect(index.isCurrent(reused)).toBe(true);
+    // The stale view keeps what it last read and removes nothing.
+    expect(old.state).toBe('pending');
+    expect(old.deadline).toBe(10);
+    expect(index.remove(old)).toBe(false);
+    expect(index.holders(5)).toHaveLength(1);
+  });
+
+  it('reads state and deadline live while the entry is held', () => {
+    const index = new OwnerIndex();
+    const view = index.upsert('pod/ns/a', 'net1', 5, 'pending', 10);
+    index.upsert('pod/ns/a', 'net1', 5, 'pending', 20);
+    expect(view.deadline).toBe(20);
+    index.setState(view, 'committed', 0);
+    expect(view.state).toBe('committed');
+    expect(JSON.parse(JSON.stringify(view))).toEqual({
+      mac: 5,
+      owner: 'pod/ns/a',
+      key: 'net1',
+      state: 'committed',
+      deadline: 0,
+      since: 0,
+    });
+  });
+
+  it('keeps 48-bit MACs, long and non-Latin-1 owner names, and epoch milliseconds exact', () => {
+    const index = new OwnerIndex();
+    const mac = 0xfeffffffffff;
+    const long = `vm/ns/${'x'.repeat(5000)}`;
+    const names = ['pod/ns/ünïcödé', 'pod/ns/名前', long, ''];
+    for (const name of names)
+      index.upsert(name, 'eth0', mac, 'pending', 1_800_000_000_123, 1_700_000_000_456);
+    expect(index.holders(mac).map((e) => e.owner)).toEqual(names);
+    for (const name of names) {
+      expect(index.entriesOf(name)).toMatchObject([
+        { mac, deadline: 1_800_000_000_123, since: 1_700_000_000_456 },
+      ]);
+    }
+    expect([...index.owners()].sort()).toEqual([...names].sort());
+    expect(index.sharedMacCount).toBe(1);
+  });
+
+  it('keeps pending entries in the order they became pending', () => {
+    const index = new OwnerIndex();
+    const a = index.upsert('o/a', 'k', 1, 'pending', 1);
+    index.upsert('o/b', 'k', 2, 'pending', 1);
+    index.upsert('o/c', 'k', 3, 'pending', 1);
+    index.upsert('o/a', 'k', 1, 'pending', 2);
+    index.remove(index.entriesOf('o/b')[0]);
+    expect([...index.pending()].map((e) => e.owner)).toEqual(['o/c', 'o/a']);
+    index.setState(a, 'committed', 0);
+    expect([...index.pending()].map((e) => e.owner)).toEqual(['o/c']);
+  });
+});
+
+interface ModelEntry {
+  owner: string;
+  key: string;
+  mac: number;
+  state: 'pending' | 'committed';
+  deadline: number;
+  since: number;
+}
+
+/** The owner index's contract as a plain list, to check the real one against. */
+class ModelIndex {
+  entries: ModelEntry[] = [];
+  pendingOrder: ModelEntry[] = [];
+
+  upsert(
+    owner: string,
+    key: string,
+    mac: number,
+    state: ModelEntry['state'],
+    deadline: number,
+    since: number,
+  ): void {
+    const existing = this.entries.find((e) => e.owner === owner && e.key === key && e.mac === mac);
+    if (existing !== undefined) {
+      this.setState(existing, state, deadline);
+      return;
+    }
+    const entry = { owner, key, mac, state, deadline, since };
+    this.entries.push(entry);
+    if (state === 'pending') this.pendingOrder.push(entry);
+  }
+
+  setState(entry: ModelEntry, state: ModelEntry['state'], deadline: number): void {
+    this.pendingOrder = this.pendingOrder.filter((e) => e !== entry);
+    entry.state = state;
+    entry.deadline = deadline;
+    if (state === 'pending') this.pendingOrder.push(entry);
+  }
+
+  remove(entry: ModelEntry): boolean {
+    this.entries = this.entries.filter((e) => e !== entry);
+    this.pendingOrder = this.pendingOrder.filter((e) => e !== entry);
+    return !this.entries.some((e) => e.mac === entry.mac);
+  }
+
+  shared(): number {
+    const owners = new Map<number, Set<string>>();
+    for (const e of this.entries) owners.set(e.mac, (owners.get(e.mac) ?? new Set()).add(e.owner));
+    return [...owners.values()].filter((s) => s.size > 1).length;
+  }
+}
+
+const fields = (e: {
+  owner: string;
+  key: string;
+  mac: number;
+  state: string;
+  deadline: number;
+  since: number;
+}) => ({
+  owner: e.owner,
+  key: e.key,
+  mac: e.mac,
+  state: e.state,
+  deadline: e.deadline,
+  since: e.since,
+});
+
+describe('OwnerIndex against a list model (randomized)', () => {
+  it.each([1, 2, 3])('agrees with the model throughout (seed %i)', (seed) => {
+    const random = seededRandom(seed);
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
+    // Few owners, keys and MACs so that collisions, sharing and reuse happen often; owners with long names so that
+    // the arena spans pages and churn compacts it.
+    const owners = [
+      ...Array.from({ length: 40 }, (_, i) => `pod/ns/p-${i}`),
+      ...Array.from({ length: 400 }, (_, i) => `vm/ns-${i % 7}/${'long-'.repeat(40 + (i % 13))}${i}`),
+      'pod/ns/名前',
+    ];
+    const keys = ['eth0', 'eth1', 'net#0', 'default'];
+    const macs = [...Array.from({ length: 300 }, (_, i) => 0x020000000000 + i * 17), 0, 2 ** 48 - 1];
+    const index = new OwnerIndex();
+    const model = new ModelIndex();
+    const snapshot = (): unknown => {
+      const liveOwners = new Set(model.entries.map((e) => e.owner));
+      const byMac = new Map<number, ModelEntry[]>();
+      for (const e of model.entries) byMac.set(e.mac, [...(byMac.get(e.mac) ?? []), e]);
+      return {
+        expected: {
+          holders: macs.map((mac) => (byMac.get(mac) ?? []).map(fields)),
+          held: macs.map((mac) => byMac.has(mac)),
+          entriesOf: owners.map((owner) => model.entries.filter((e) => e.owner === owner).map(fields)),
+          owners: [...liveOwners].sort(),
+          macs: [...byMac.keys()].sort(),
+          pending: model.pendingOrder.map(fields),
+          counts: [
+            byMac.size,
+            liveOwners.size,
+            model.pendingOrder.length,
+            model.entries.length,
+            model.shared(),
+          ],
+        },
+        actual: {
+          holders: macs.map((mac) => index.holders(mac).map(fields)),
+          held: macs.map((mac) => index.isHeld(mac)),
+          entriesOf: owners.map((owner) => index.entriesOf(owner).map(fields)),
+          owners: [...index.owners()].sort(),
+          macs: [...index.macs()].sort(),
+          pending: [...index.pending()].map(fields),
+          counts: [
+            index.macCount,
+            index.ownerCount,
+            index.pendingCount,
+            index.pendingCount + index.committedCount,
+            index.sharedMacCount,
+          ],
+        },
+      };
+    };
+    for (let step = 0; step < 3000; step++) {
+      const op = random();
+      if (op < 0.45 || model.entries.length === 0) {
+        const state = random() < 0.5 ? 'pending' : 'committed';
+        const deadline = Math.floor(random() * 1e12);
+        const since = Math.floor(random() * 1e12);
+        const [owner, key, mac] = [pick(owners), pick(keys), pick(macs)];
+        const view = index.upsert(owner, key, mac, state, deadline, since);
+        model.upsert(owner, key, mac, state, deadline, since);
+        expect(index.isCurrent(view)).toBe(true);
+      } else if (op < 0.6) {
+        const entry = pick(model.entries);
+        const view = index.entriesOf(entry.owner).find((e) => e.key === entry.key && e.mac === entry.mac)!;
+        const state = random() < 0.5 ? 'pending' : 'committed';
+        index.setState(view, state, step);
+        model.setState(entry, state, step);
+      } else if (op < 0.9) {
+        const entry = pick(model.entries);
+        const view = index.holders(entry.mac).find((e) => e.owner === entry.owner && e.key === entry.key)!;
+        expect(index.remove(view)).toBe(model.remove(entry));
+        expect(index.remove(view)).toBe(false);
+      } else {
+        // Release a whole owner, as MacPool.release does.
+        const owner = pick(model.entries).owner;
+        for (const view of index.entriesOf(owner)) index.remove(view);
+        for (const entry of model.entries.filter((e) => e.owner === owner)) model.remove(entry);
+      }
+
+      if (step % 100 === 0 || step === 2999) {
+        // One comparison per check: jest's matchers are slow on thousands of small arrays.
+        const { expected, actual } = snapshot() as { expected: unknown; actual: unknown };
+        if (JSON.stringify(actual) !== JSON.stringify(expected)) expect(actual).toEqual(expected);
+      }
+    }
   });
 });

@@ -4,76 +4,304 @@ export type EntryState = 'pending' | 'committed';
 /**
  * One owner's claim on one MAC. `owner` is the object key (`pod/<ns>/<name>`, `vm/<ns>/<name>`), `key` the interface
  * or network inside it. `deadline` is the epoch millisecond after which a pending entry is checked against the API.
+ *
+ * An entry is a view of a row of the OwnerIndex, not the row itself: two views of one entry are different objects
+ * (compare with OwnerIndex.isCurrent, not ===). `state` and `deadline` read the row while the entry is held, so a
+ * view taken before a commit reads `committed` after it; once the entry is removed they keep what the view last read.
  */
 export interface PoolEntry {
   readonly mac: number;
   readonly owner: string;
   readonly key: string;
-  state: EntryState;
-  deadline: number;
+  readonly state: EntryState;
+  readonly deadline: number;
   /** Epoch ms of the admission that recorded it (0 when unknown, e.g. found at rebuild). */
-  since: number;
+  readonly since: number;
+}
+
+const NONE = -1;
+/** S_PENDING_PREV of a committed entry: it is on no pending list. */
+const NOT_PENDING = -2;
+
+// Rows live in fixed-size pages, so growth copies nothing and the unused tail is at most one page.
+const PAGE_SHIFT = 10;
+const PAGE_SIZE = 1 << PAGE_SHIFT;
+const PAGE_MASK = PAGE_SIZE - 1;
+
+// Integer columns of an entry row, interleaved so that one row's integers share a cache line.
+const S_OWNER = 0; // owner id; while the row is free, the next free row
+const S_KEY = 1; // key id; NONE while the row is free
+const S_MAC_NEXT = 2; // next row holding the same MAC, in insertion order
+const S_OWNER_NEXT = 3; // next row of the same owner, in insertion order
+const S_PENDING_PREV = 4; // NOT_PENDING when committed
+const S_PENDING_NEXT = 5;
+const S_GENERATION = 6; // bumped when the row is freed, so stale views are told apart from a reused row
+const S_INTS = 7;
+// Float columns: MACs (48 bits) and epoch milliseconds do not fit 32 bits.
+const S_MAC = 0;
+const S_DEADLINE = 1;
+const S_SINCE = 2;
+const S_FLOATS = 3;
+
+// Integer columns of an owner row.
+const O_START = 0; // arena page * ARENA_PAGE + offset of the name; NONE when the name is kept in `wideNames`
+const O_LENGTH = 1;
+const O_HASH = 2;
+const O_HEAD = 3; // first entry row; NONE while the owner row is free
+const O_TAIL = 4; // last entry row; while the owner row is free, the next free owner row
+const O_INTS = 5;
+
+// The arena is pages too: growth copies nothing. A name never spans two pages.
+const ARENA_SHIFT = 16;
+const ARENA_PAGE = 1 << ARENA_SHIFT;
+const ARENA_MASK = ARENA_PAGE - 1;
+/** Owner names longer than this are kept as strings, like names with characters outside Latin-1. */
+const MAX_ARENA_NAME = 4096;
+
+/** Entry rows: paged typed-array columns plus a free list. Row numbers are stable while the entry is held. */
+class EntryRows {
+  private readonly ints: Int32Array[] = [];
+  private readonly floats: Float64Array[] = [];
+  private top = 0;
+  private freeHead = NONE;
+
+  int(row: number, field: number): number {
+    return this.ints[row >>> PAGE_SHIFT][(row & PAGE_MASK) * S_INTS + field];
+  }
+
+  setInt(row: number, field: number, value: number): void {
+    this.ints[row >>> PAGE_SHIFT][(row & PAGE_MASK) * S_INTS + field] = value;
+  }
+
+  float(row: number, field: number): number {
+    return this.floats[row >>> PAGE_SHIFT][(row & PAGE_MASK) * S_FLOATS + field];
+  }
+
+  setFloat(row: number, field: number, value: number): void {
+    this.floats[row >>> PAGE_SHIFT][(row & PAGE_MASK) * S_FLOATS + field] = value;
+  }
+
+  isPending(row: number): boolean {
+    return this.int(row, S_PENDING_PREV) !== NOT_PENDING;
+  }
+
+  /** True while `row` holds the entry a view of `generation` was taken from. */
+  holds(row: number, generation: number): boolean {
+    return row < this.top && this.int(row, S_KEY) !== NONE && this.int(row, S_GENERATION) === generation;
+  }
+
+  take(): number {
+    if (this.freeHead !== NONE) {
+      const row = this.freeHead;
+      this.freeHead = this.int(row, S_OWNER);
+      return row;
+    }
+    const row = this.top++;
+    if (row >>> PAGE_SHIFT === this.ints.length) {
+      this.ints.push(new Int32Array(PAGE_SIZE * S_INTS));
+      this.floats.push(new Float64Array(PAGE_SIZE * S_FLOATS));
+    }
+    return row;
+  }
+
+  free(row: number): void {
+    this.setInt(row, S_KEY, NONE);
+    this.setInt(row, S_GENERATION, (this.int(row, S_GENERATION) + 1) | 0);
+    this.setInt(row, S_OWNER, this.freeHead);
+    this.freeHead = row;
+  }
+}
+
+/** A view of one entry row (see PoolEntry). Only OwnerIndex creates them. */
+class EntryView implements PoolEntry {
+  readonly #rows: EntryRows;
+  readonly #row: number;
+  readonly #generation: number;
+  #state: EntryState;
+  #deadline: number;
+
+  constructor(
+    rows: EntryRows,
+    row: number,
+    readonly mac: number,
+    readonly owner: string,
+    readonly key: string,
+    readonly since: number,
+  ) {
+    this.#rows = rows;
+    this.#row = row;
+    this.#generation = rows.int(row, S_GENERATION);
+    this.#state = rows.isPending(row) ? 'pending' : 'committed';
+    this.#deadline = rows.float(row, S_DEADLINE);
+  }
+
+  get state(): EntryState {
+    if (this.#rows.holds(this.#row, this.#generation)) {
+      this.#state = this.#rows.isPending(this.#row) ? 'pending' : 'committed';
+    }
+    return this.#state;
+  }
+
+  get deadline(): number {
+    if (this.#rows.holds(this.#row, this.#generation))
+      this.#deadline = this.#rows.float(this.#row, S_DEADLINE);
+    return this.#deadline;
+  }
+
+  toJSON(): PoolEntry {
+    const { mac, owner, key, state, deadline, since } = this;
+    return { mac, owner, key, state, deadline, since };
+  }
+
+  /** The row `entry` views in `rows`, or NONE when it is not a view of a row `rows` still holds. */
+  static rowOf(entry: PoolEntry, rows: EntryRows): number {
+    if (!(entry instanceof EntryView) || entry.#rows !== rows) return NONE;
+    return rows.holds(entry.#row, entry.#generation) ? entry.#row : NONE;
+  }
 }
 
 /**
- * MAC → owners and owner → MACs. Several owners may hold one MAC (requested duplicates are allowed by policy);
- * removing one owner's entry never touches another owner's entry, so a shared MAC stays held while anyone holds it
- * (upstream deletes the whole MAC key, SPEC.md §13 item 2).
+ * Bucket hash of a MAC, fully mixed: MACs come in runs and strides, and linear probing needs them spread (a hash that
+ * kept runs in adjacent buckets made the probe runs, and so deletions, long at high fill).
+ */
+function hashMac(mac: number): number {
+  const low = mac >>> 0;
+  let h = Math.imul(low ^ Math.imul((mac / 4294967296) | 0, 0x9e3779b1), 0x85ebca6b);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 13);
+}
+
+function hashName(name: string): number {
+  let h = 0x811c9dc5 ^ name.length;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  return h ^ (h >>> 13);
+}
+
+/** Whether every code unit fits one byte, so the name can be stored in the Latin-1 arena. */
+function fitsArena(name: string): boolean {
+  if (name.length > MAX_ARENA_NAME) return false;
+  for (let i = 0; i < name.length; i++) if (name.charCodeAt(i) > 0xff) return false;
+  return true;
+}
+
+/**
+ * MAC → owners and owner → MACs, as the pool needs them. Several owners may hold one MAC (requested duplicates are
+ * allowed by policy); removing one owner's entry never touches another owner's entry, so a shared MAC stays held while
+ * anyone holds it.
+ *
+ * A pool holds up to millions of entries, so no JS object exists per entry: entries are rows of typed-array columns,
+ * linked into one list per MAC, one per owner and one of pending entries; owner names are interned once as Latin-1
+ * bytes in an arena, and keys (interface names, a handful of values) once as strings. Two open-addressing tables find
+ * the first row of a MAC and the owner row of a name. PoolEntry views are made only when asked for.
+ *
+ * Invariants: a MAC is in `macTable` exactly when its row list is non-empty; an owner is in `ownerTable` exactly when
+ * it has an entry; an entry is on the pending list exactly when its state is pending, in the order it became pending.
  */
 export class OwnerIndex {
-  // A MAC almost always has one holder, so it maps to the entry itself and only becomes an array when shared.
-  private readonly byMac = new Map<number, PoolEntry | PoolEntry[]>();
-  private readonly byOwner = new Map<string, PoolEntry[]>();
-  private readonly pendingEntries = new Set<PoolEntry>();
-  private committedEntries = 0;
-  private sharedCount = 0;
+  private readonly rows = new EntryRows();
+
+  /** Buckets of the first row of each held MAC (NONE: empty), linear probing, at most half full. */
+  private macTable: Int32Array = new Int32Array(16).fill(NONE);
+  private macs_ = 0;
+
+  private readonly ownerPages: Int32Array[] = [];
+  private ownerTop = 0;
+  private ownerFree = NONE;
+  private owners_ = 0;
+  /** Buckets of owner rows (NONE: empty), linear probing on the cached name hash, at most half full. */
+  private ownerTable: Int32Array = new Int32Array(16).fill(NONE);
+  private arena: Buffer[] = [];
+  /** Free offset in the last arena page (ARENA_PAGE when there is none). */
+  private arenaTail = ARENA_PAGE;
+  /** Arena bytes written, live or not. */
+  private arenaUsed = 0;
+  /** Arena bytes of removed owners, reclaimed by compaction when the arena would grow. */
+  private arenaGarbage = 0;
+  private readonly wideNames = new Map<number, string>();
+
+  private readonly keyIds = new Map<string, number>();
+  private readonly keyNames: string[] = [];
+  private readonly keyRefs: number[] = [];
+  private readonly freeKeyIds: number[] = [];
+
+  private pendingHead = NONE;
+  private pendingTail = NONE;
+  private pending_ = 0;
+  private committed_ = 0;
+  private shared_ = 0;
 
   /** Distinct MACs held by at least one entry. */
   get macCount(): number {
-    return this.byMac.size;
+    return this.macs_;
   }
 
   get ownerCount(): number {
-    return this.byOwner.size;
+    return this.owners_;
   }
 
   get pendingCount(): number {
-    return this.pendingEntries.size;
+    return this.pending_;
   }
 
   get committedCount(): number {
-    return this.committedEntries;
+    return this.committed_;
   }
 
   /** MACs held by more than one distinct owner. */
   get sharedMacCount(): number {
-    return this.sharedCount;
+    return this.shared_;
   }
 
   isHeld(mac: number): boolean {
-    return this.byMac.has(mac);
+    return this.firstRowOf(mac) !== NONE;
   }
 
-  holders(mac: number): readonly PoolEntry[] {
-    const held = this.byMac.get(mac);
-    if (held === undefined) return [];
-    return Array.isArray(held) ? held : [held];
+  /** Whether `entry` is a view of an entry this index still holds (views of one entry are distinct objects). */
+  isCurrent(entry: PoolEntry): boolean {
+    return EntryView.rowOf(entry, this.rows) !== NONE;
   }
 
-  entriesOf(owner: string): readonly PoolEntry[] {
-    return this.byOwner.get(owner) ?? [];
+  /** A fresh array of views, in the order the holders were recorded. */
+  holders(mac: number): PoolEntry[] {
+    const result: PoolEntry[] = [];
+    for (let row = this.firstRowOf(mac); row !== NONE; row = this.rows.int(row, S_MAC_NEXT)) {
+      result.push(this.view(row, undefined));
+    }
+    return result;
   }
 
-  macs(): IterableIterator<number> {
-    return this.byMac.keys();
+  /** A fresh array of views, in the order the entries were recorded. */
+  entriesOf(owner: string): PoolEntry[] {
+    const id = this.findOwner(owner, hashName(owner));
+    if (id === NONE) return [];
+    const result: PoolEntry[] = [];
+    for (let row = this.ownerInt(id, O_HEAD); row !== NONE; row = this.rows.int(row, S_OWNER_NEXT)) {
+      result.push(this.view(row, owner));
+    }
+    return result;
   }
 
-  owners(): IterableIterator<string> {
-    return this.byOwner.keys();
+  *macs(): IterableIterator<number> {
+    // Snapshot first: a caller may change the index while iterating, and the table can be rebuilt under it.
+    const heads = this.macTable.filter((row) => row !== NONE);
+    for (const row of heads) yield this.rows.float(row, S_MAC);
   }
 
-  pending(): IterableIterator<PoolEntry> {
-    return this.pendingEntries.values();
+  *owners(): IterableIterator<string> {
+    const ids: number[] = [];
+    for (let id = 0; id < this.ownerTop; id++) if (this.ownerInt(id, O_HEAD) !== NONE) ids.push(id);
+    for (const id of ids) yield this.ownerName(id);
+  }
+
+  *pending(): IterableIterator<PoolEntry> {
+    const views: PoolEntry[] = [];
+    for (let row = this.pendingHead; row !== NONE; row = this.rows.int(row, S_PENDING_NEXT)) {
+      views.push(this.view(row, undefined));
+    }
+    yield* views;
   }
 
   /**
@@ -81,76 +309,373 @@ export class OwnerIndex {
    * deadline instead of adding a second entry (re-admission of the same object is idempotent).
    */
   upsert(owner: string, key: string, mac: number, state: EntryState, deadline: number, since = 0): PoolEntry {
-    const existing = this.holders(mac).find((e) => e.owner === owner && e.key === key);
-    if (existing !== undefined) {
-      this.setState(existing, state, deadline);
-      return existing;
+    return this.view(this.record(owner, key, mac, state, deadline, since), owner);
+  }
+
+  /** upsert() without making a view: returns the row, for callers that need none (the allocation path). */
+  record(owner: string, key: string, mac: number, state: EntryState, deadline: number, since = 0): number {
+    const rows = this.rows;
+    const hash = hashName(owner);
+    const ownerBucket = this.ownerBucket(owner, hash);
+    let ownerId = this.ownerTable[ownerBucket];
+    const bucket = this.macBucket(mac);
+    const first = this.macTable[bucket];
+    let keyId = this.keyIds.get(key);
+    if (ownerId !== NONE && first !== NONE && keyId !== undefined) {
+      for (let row = first; row !== NONE; row = rows.int(row, S_MAC_NEXT)) {
+        if (rows.int(row, S_OWNER) === ownerId && rows.int(row, S_KEY) === keyId) {
+          this.setRowState(row, state, deadline);
+          return row;
+        }
+      }
     }
-    const entry: PoolEntry = { mac, owner, key, state, deadline, since };
-    const held = this.byMac.get(mac);
-    if (held === undefined) {
-      this.byMac.set(mac, entry);
+    if (ownerId === NONE) ownerId = this.addOwner(owner, hash, ownerBucket);
+    const row = rows.take();
+    rows.setInt(row, S_OWNER, ownerId);
+    if (keyId === undefined) keyId = this.addKey(key);
+    this.keyRefs[keyId]++;
+    rows.setInt(row, S_KEY, keyId);
+    rows.setInt(row, S_MAC_NEXT, NONE);
+    rows.setInt(row, S_OWNER_NEXT, NONE);
+    rows.setInt(row, S_PENDING_PREV, NOT_PENDING);
+    rows.setInt(row, S_PENDING_NEXT, NONE);
+    rows.setFloat(row, S_MAC, mac);
+    rows.setFloat(row, S_DEADLINE, deadline);
+    rows.setFloat(row, S_SINCE, since);
+
+    if (first === NONE) {
+      this.macTable[bucket] = row;
+      if (++this.macs_ * 2 > this.macTable.length) this.macTable = this.rehashMacs(this.macTable.length * 2);
     } else {
-      const wasShared = OwnerIndex.isShared(held);
-      const list = Array.isArray(held) ? held : [held];
-      list.push(entry);
-      if (list !== held) this.byMac.set(mac, list);
-      if (!wasShared && OwnerIndex.isShared(list)) this.sharedCount++;
+      const wasShared = this.isSharedList(first);
+      let last = first;
+      while (rows.int(last, S_MAC_NEXT) !== NONE) last = rows.int(last, S_MAC_NEXT);
+      rows.setInt(last, S_MAC_NEXT, row);
+      if (!wasShared && rows.int(first, S_OWNER) !== ownerId) this.shared_++;
     }
-    const owned = this.byOwner.get(owner);
-    if (owned === undefined) this.byOwner.set(owner, [entry]);
-    else owned.push(entry);
-    this.countState(entry, +1);
-    return entry;
+
+    const tail = this.ownerInt(ownerId, O_TAIL);
+    if (tail === NONE) this.setOwnerInt(ownerId, O_HEAD, row);
+    else rows.setInt(tail, S_OWNER_NEXT, row);
+    this.setOwnerInt(ownerId, O_TAIL, row);
+
+    if (state === 'pending') this.pushPending(row);
+    else this.committed_++;
+    return row;
   }
 
   setState(entry: PoolEntry, state: EntryState, deadline: number): void {
-    this.countState(entry, -1);
-    entry.state = state;
-    entry.deadline = deadline;
-    this.countState(entry, +1);
+    const row = EntryView.rowOf(entry, this.rows);
+    if (row !== NONE) this.setRowState(row, state, deadline);
   }
 
   /** Removes one entry; returns true when it was the last holder of its MAC (the MAC is free again). */
   remove(entry: PoolEntry): boolean {
-    const held = this.byMac.get(entry.mac);
-    if (held === undefined) return false;
-    let lastHolder: boolean;
-    if (Array.isArray(held)) {
-      const i = held.indexOf(entry);
-      if (i < 0) return false;
-      const wasShared = OwnerIndex.isShared(held);
-      held.splice(i, 1);
-      if (held.length === 1) this.byMac.set(entry.mac, held[0]);
-      if (wasShared && !OwnerIndex.isShared(held)) this.sharedCount--;
-      lastHolder = false;
-    } else {
-      if (held !== entry) return false;
-      this.byMac.delete(entry.mac);
+    const row = EntryView.rowOf(entry, this.rows);
+    return row === NONE ? false : this.removeRow(row);
+  }
+
+  private removeRow(row: number): boolean {
+    const rows = this.rows;
+    const mac = rows.float(row, S_MAC);
+    const ownerId = rows.int(row, S_OWNER);
+
+    const bucket = this.macBucket(mac);
+    const first = this.macTable[bucket];
+    let lastHolder = false;
+    if (first === row && rows.int(row, S_MAC_NEXT) === NONE) {
+      this.deleteMacBucket(bucket);
+      this.macs_--;
       lastHolder = true;
+    } else {
+      const wasShared = this.isSharedList(first);
+      if (first === row) {
+        this.macTable[bucket] = rows.int(row, S_MAC_NEXT);
+      } else {
+        let prev = first;
+        while (rows.int(prev, S_MAC_NEXT) !== row) prev = rows.int(prev, S_MAC_NEXT);
+        rows.setInt(prev, S_MAC_NEXT, rows.int(row, S_MAC_NEXT));
+      }
+      if (wasShared && !this.isSharedList(this.macTable[bucket])) this.shared_--;
     }
-    const owned = this.byOwner.get(entry.owner);
-    if (owned !== undefined) {
-      const i = owned.indexOf(entry);
-      if (i >= 0) owned.splice(i, 1);
-      if (owned.length === 0) this.byOwner.delete(entry.owner);
+
+    const head = this.ownerInt(ownerId, O_HEAD);
+    const next = rows.int(row, S_OWNER_NEXT);
+    if (head === row) {
+      this.setOwnerInt(ownerId, O_HEAD, next);
+      if (next === NONE) this.removeOwner(ownerId);
+    } else {
+      let prev = head;
+      while (rows.int(prev, S_OWNER_NEXT) !== row) prev = rows.int(prev, S_OWNER_NEXT);
+      rows.setInt(prev, S_OWNER_NEXT, next);
+      if (next === NONE) this.setOwnerInt(ownerId, O_TAIL, prev);
     }
-    this.countState(entry, -1);
+
+    if (rows.isPending(row)) this.unlinkPending(row);
+    else this.committed_--;
+    this.releaseKey(rows.int(row, S_KEY));
+    rows.free(row);
     return lastHolder;
   }
 
-  private countState(entry: PoolEntry, delta: 1 | -1): void {
-    if (entry.state === 'pending') {
-      if (delta > 0) this.pendingEntries.add(entry);
-      else this.pendingEntries.delete(entry);
-    } else {
-      this.committedEntries += delta;
+  private view(row: number, owner: string | undefined): PoolEntry {
+    const rows = this.rows;
+    return new EntryView(
+      rows,
+      row,
+      rows.float(row, S_MAC),
+      owner ?? this.ownerName(rows.int(row, S_OWNER)),
+      this.keyNames[rows.int(row, S_KEY)],
+      rows.float(row, S_SINCE),
+    );
+  }
+
+  private setRowState(row: number, state: EntryState, deadline: number): void {
+    const rows = this.rows;
+    if (rows.isPending(row)) this.unlinkPending(row);
+    else this.committed_--;
+    rows.setFloat(row, S_DEADLINE, deadline);
+    // Re-entering pending moves the entry to the end of the list, as a fresh admission would be.
+    if (state === 'pending') this.pushPending(row);
+    else this.committed_++;
+  }
+
+  private pushPending(row: number): void {
+    const rows = this.rows;
+    rows.setInt(row, S_PENDING_PREV, this.pendingTail);
+    rows.setInt(row, S_PENDING_NEXT, NONE);
+    if (this.pendingTail === NONE) this.pendingHead = row;
+    else rows.setInt(this.pendingTail, S_PENDING_NEXT, row);
+    this.pendingTail = row;
+    this.pending_++;
+  }
+
+  private unlinkPending(row: number): void {
+    const rows = this.rows;
+    const prev = rows.int(row, S_PENDING_PREV);
+    const next = rows.int(row, S_PENDING_NEXT);
+    if (prev === NONE) this.pendingHead = next;
+    else rows.setInt(prev, S_PENDING_NEXT, next);
+    if (next === NONE) this.pendingTail = prev;
+    else rows.setInt(next, S_PENDING_PREV, prev);
+    rows.setInt(row, S_PENDING_PREV, NOT_PENDING);
+    rows.setInt(row, S_PENDING_NEXT, NONE);
+    this.pending_--;
+  }
+
+  /** Whether the MAC list starting at `first` holds entries of more than one owner. */
+  private isSharedList(first: number): boolean {
+    const rows = this.rows;
+    const owner = rows.int(first, S_OWNER);
+    for (let row = rows.int(first, S_MAC_NEXT); row !== NONE; row = rows.int(row, S_MAC_NEXT)) {
+      if (rows.int(row, S_OWNER) !== owner) return true;
+    }
+    return false;
+  }
+
+  // --- MAC table -------------------------------------------------------------------------------------------------
+
+  private firstRowOf(mac: number): number {
+    return this.macTable[this.macBucket(mac)];
+  }
+
+  /** The bucket holding `mac`'s first row, or the empty bucket where it would go. */
+  private macBucket(mac: number): number {
+    const table = this.macTable;
+    const mask = table.length - 1;
+    for (let i = hashMac(mac) & mask; ; i = (i + 1) & mask) {
+      const row = table[i];
+      if (row === NONE || this.rows.float(row, S_MAC) === mac) return i;
     }
   }
 
-  private static isShared(held: PoolEntry | readonly PoolEntry[]): boolean {
-    if (!Array.isArray(held)) return false;
-    const first = (held as readonly PoolEntry[])[0]?.owner;
-    return (held as readonly PoolEntry[]).some((e) => e.owner !== first);
+  /** Empties a bucket, shifting later entries of its probe run back so every lookup still finds them. */
+  private deleteMacBucket(hole: number): void {
+    const table = this.macTable;
+    const mask = table.length - 1;
+    for (let j = (hole + 1) & mask; table[j] !== NONE; j = (j + 1) & mask) {
+      const home = hashMac(this.rows.float(table[j], S_MAC)) & mask;
+      // Move table[j] into the hole unless its home lies cyclically in (hole, j].
+      const stays = hole < j ? home > hole && home <= j : home > hole || home <= j;
+      if (!stays) {
+        table[hole] = table[j];
+        hole = j;
+      }
+    }
+    table[hole] = NONE;
+  }
+
+  private rehashMacs(size: number): Int32Array {
+    const table = new Int32Array(size).fill(NONE);
+    const mask = size - 1;
+    for (const row of this.macTable) {
+      if (row === NONE) continue;
+      let i = hashMac(this.rows.float(row, S_MAC)) & mask;
+      while (table[i] !== NONE) i = (i + 1) & mask;
+      table[i] = row;
+    }
+    return table;
+  }
+
+  // --- owners ----------------------------------------------------------------------------------------------------
+
+  private ownerInt(id: number, field: number): number {
+    return this.ownerPages[id >>> PAGE_SHIFT][(id & PAGE_MASK) * O_INTS + field];
+  }
+
+  private setOwnerInt(id: number, field: number, value: number): void {
+    this.ownerPages[id >>> PAGE_SHIFT][(id & PAGE_MASK) * O_INTS + field] = value;
+  }
+
+  private findOwner(name: string, hash: number): number {
+    return this.ownerTable[this.ownerBucket(name, hash)];
+  }
+
+  /** The bucket holding `name`'s owner row, or the empty bucket where it would go. */
+  private ownerBucket(name: string, hash: number): number {
+    const table = this.ownerTable;
+    const mask = table.length - 1;
+    for (let i = hash & mask; ; i = (i + 1) & mask) {
+      const id = table[i];
+      if (id === NONE || (this.ownerInt(id, O_HASH) === hash && this.ownerIs(id, name))) return i;
+    }
+  }
+
+  private ownerIs(id: number, name: string): boolean {
+    const start = this.ownerInt(id, O_START);
+    if (start === NONE) return this.wideNames.get(id) === name;
+    if (this.ownerInt(id, O_LENGTH) !== name.length) return false;
+    const page = this.arena[start >>> ARENA_SHIFT];
+    const offset = start & ARENA_MASK;
+    for (let i = 0; i < name.length; i++) if (page[offset + i] !== name.charCodeAt(i)) return false;
+    return true;
+  }
+
+  private ownerName(id: number): string {
+    const start = this.ownerInt(id, O_START);
+    if (start === NONE) return this.wideNames.get(id) as string;
+    const offset = start & ARENA_MASK;
+    return this.arena[start >>> ARENA_SHIFT].toString('latin1', offset, offset + this.ownerInt(id, O_LENGTH));
+  }
+
+  /** Adds an owner row for `name`, into `bucket` (from ownerBucket, with no insertion since). */
+  private addOwner(name: string, hash: number, bucket: number): number {
+    let id = this.ownerFree;
+    if (id !== NONE) {
+      this.ownerFree = this.ownerInt(id, O_TAIL);
+    } else {
+      id = this.ownerTop++;
+      if (id >>> PAGE_SHIFT === this.ownerPages.length)
+        this.ownerPages.push(new Int32Array(PAGE_SIZE * O_INTS));
+    }
+    // Not yet an owner for compaction, which may run below.
+    this.setOwnerInt(id, O_HEAD, NONE);
+    this.setOwnerInt(id, O_START, NONE);
+    if (fitsArena(name)) {
+      if (this.arenaTail + name.length > ARENA_PAGE) this.makeArenaRoom(name.length);
+      const page = this.arena.length - 1;
+      const bytes = this.arena[page];
+      const offset = this.arenaTail;
+      // Names are short: a byte loop is cheaper than Buffer.write's call.
+      for (let i = 0; i < name.length; i++) bytes[offset + i] = name.charCodeAt(i);
+      this.setOwnerInt(id, O_START, page * ARENA_PAGE + offset);
+      this.arenaTail += name.length;
+      this.arenaUsed += name.length;
+    } else {
+      this.setOwnerInt(id, O_START, NONE);
+      this.wideNames.set(id, name);
+    }
+    this.setOwnerInt(id, O_LENGTH, name.length);
+    this.setOwnerInt(id, O_HASH, hash);
+    this.setOwnerInt(id, O_TAIL, NONE);
+    this.ownerTable[bucket] = id;
+    if (++this.owners_ * 2 > this.ownerTable.length)
+      this.ownerTable = this.rehashOwners(this.ownerTable.length * 2);
+    return id;
+  }
+
+  private removeOwner(id: number): void {
+    const table = this.ownerTable;
+    const mask = table.length - 1;
+    let hole = this.ownerInt(id, O_HASH) & mask;
+    while (table[hole] !== id) hole = (hole + 1) & mask;
+    for (let j = (hole + 1) & mask; table[j] !== NONE; j = (j + 1) & mask) {
+      const home = this.ownerInt(table[j], O_HASH) & mask;
+      const stays = hole < j ? home > hole && home <= j : home > hole || home <= j;
+      if (!stays) {
+        table[hole] = table[j];
+        hole = j;
+      }
+    }
+    table[hole] = NONE;
+    if (this.ownerInt(id, O_START) === NONE) this.wideNames.delete(id);
+    else this.arenaGarbage += this.ownerInt(id, O_LENGTH);
+    this.setOwnerInt(id, O_HEAD, NONE);
+    this.setOwnerInt(id, O_TAIL, this.ownerFree);
+    this.ownerFree = id;
+    this.owners_--;
+  }
+
+  private rehashOwners(size: number): Int32Array {
+    const table = new Int32Array(size).fill(NONE);
+    const mask = size - 1;
+    for (const id of this.ownerTable) {
+      if (id === NONE) continue;
+      let i = this.ownerInt(id, O_HASH) & mask;
+      while (table[i] !== NONE) i = (i + 1) & mask;
+      table[i] = id;
+    }
+    return table;
+  }
+
+  /**
+   * Makes room for `bytes` more in the last page: compacts when at least half the bytes written are names of removed
+   * owners (so churn does not grow the arena; each compaction frees as much as it copies), else adds a page.
+   */
+  private makeArenaRoom(bytes: number): void {
+    if (this.arenaGarbage > 0 && this.arenaGarbage * 2 >= this.arenaUsed) {
+      const old = this.arena;
+      this.arena = [];
+      this.arenaTail = ARENA_PAGE;
+      this.arenaUsed = 0;
+      this.arenaGarbage = 0;
+      for (let id = 0; id < this.ownerTop; id++) {
+        const start = this.ownerInt(id, O_START);
+        if (this.ownerInt(id, O_HEAD) === NONE || start === NONE) continue;
+        const length = this.ownerInt(id, O_LENGTH);
+        if (this.arenaTail + length > ARENA_PAGE) this.addArenaPage();
+        // Names are short: a byte loop is cheaper than a copy call per name.
+        const from = old[start >>> ARENA_SHIFT];
+        const offset = start & ARENA_MASK;
+        const to = this.arena[this.arena.length - 1];
+        for (let i = 0; i < length; i++) to[this.arenaTail + i] = from[offset + i];
+        this.setOwnerInt(id, O_START, (this.arena.length - 1) * ARENA_PAGE + this.arenaTail);
+        this.arenaTail += length;
+        this.arenaUsed += length;
+      }
+    }
+    if (this.arenaTail + bytes > ARENA_PAGE) this.addArenaPage();
+  }
+
+  private addArenaPage(): void {
+    this.arena.push(Buffer.alloc(ARENA_PAGE));
+    this.arenaTail = 0;
+  }
+
+  // --- keys ------------------------------------------------------------------------------------------------------
+
+  private addKey(key: string): number {
+    const id = this.freeKeyIds.pop() ?? this.keyNames.length;
+    this.keyIds.set(key, id);
+    this.keyNames[id] = key;
+    this.keyRefs[id] = 0;
+    return id;
+  }
+
+  private releaseKey(id: number): void {
+    if (--this.keyRefs[id] > 0) return;
+    this.keyIds.delete(this.keyNames[id]);
+    this.keyNames[id] = '';
+    this.freeKeyIds.push(id);
   }
 }
