@@ -26,6 +26,8 @@ import { ManagerProcess, buildManager } from '../support/manager-process';
 import { VM_API, apiErrorMessage, waitUntil } from '../support/webhook';
 
 const x509 = new X509Repository();
+/** The line the pending sweep logs for each namespace it settled anything in (PendingSweepService). */
+const SWEEP_SETTLED = 'settled expired pending MACs';
 
 const kc = adminKubeConfig();
 const core = kc.makeApiClient(CoreV1Api);
@@ -135,21 +137,13 @@ class LifecycleEnvironment {
    * release by the sweep from one by the watch without looking at the clock.
    */
   sweepSettled(group: string): { released: number; committed: number } {
+    const [kind, namespace] = group.split('/');
     const total = { released: 0, committed: 0 };
-    const pattern = new RegExp(
-      `^${group}: (\\d+) expired pending MAC\\(s\\) released .*, (\\d+) committed to the object holding them$`,
-    );
-    for (const line of readFileSync(this.manager.logPath, 'utf8').split('\n')) {
-      let message = line;
-      try {
-        message = String((JSON.parse(line) as { message?: unknown }).message);
-      } catch {
-        // not a JSON log line
-      }
-      const match = pattern.exec(message);
-      if (match === null) continue;
-      total.released += Number(match[1]);
-      total.committed += Number(match[2]);
+    for (const record of logRecords(this.manager.logPath)) {
+      if (record.message !== SWEEP_SETTLED || record.kind !== kind || record.namespace !== namespace)
+        continue;
+      total.released += Number(record.released);
+      total.committed += Number(record.committed);
     }
     return total;
   }
