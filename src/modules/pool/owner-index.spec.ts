@@ -118,6 +118,28 @@ describe('OwnerIndex views and storage', () => {
     expect(index.sharedMacCount).toBe(1);
   });
 
+  it('tells apart owners whose names have the same hash', () => {
+    // Two pairs of names of one length with equal 32-bit name hashes (found by search), so look-ups must compare
+    // the names themselves.
+    const pairs = [
+      ['pod/ns/c-0671139', 'pod/ns/c-1520906'],
+      ['pod/ns/c-0671138', 'pod/ns/c-1520907'],
+    ];
+    for (const [a, b] of pairs) {
+      const index = new OwnerIndex();
+      index.upsert(a, 'k', 1, 'committed', 0);
+      expect(index.entriesOf(b)).toEqual([]);
+      index.upsert(b, 'k', 2, 'committed', 0);
+      expect(index.ownerCount).toBe(2);
+      expect(index.entriesOf(a).map((e) => e.mac)).toEqual([1]);
+      expect(index.entriesOf(b).map((e) => e.mac)).toEqual([2]);
+      index.remove(index.entriesOf(a)[0]);
+      expect(index.entriesOf(a)).toEqual([]);
+      expect(index.entriesOf(b).map((e) => e.mac)).toEqual([2]);
+      expect([...index.owners()]).toEqual([b]);
+    }
+  });
+
   it('keeps pending entries in the order they became pending', () => {
     const index = new OwnerIndex();
     const a = index.upsert('o/a', 'k', 1, 'pending', 1);

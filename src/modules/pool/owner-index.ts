@@ -191,14 +191,6 @@ class EntryView implements PoolEntry {
   }
 }
 
-function hashName(name: string): number {
-  let h = 0x811c9dc5 ^ name.length;
-  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  return h ^ (h >>> 13);
-}
-
 /** Whether every code unit fits one byte, so the name can be stored in the Latin-1 arena. */
 function fitsArena(name: string): boolean {
   if (name.length > MAX_ARENA_NAME) return false;
@@ -239,6 +231,11 @@ export class OwnerIndex {
   private arenaUsed = 0;
   /** Arena bytes of removed owners, reclaimed by compaction when the arena would grow. */
   private arenaGarbage = 0;
+  /**
+   * Whether the name last passed to stage() sits, as Latin-1, in the last arena page from `arenaTail` on: written but
+   * not yet part of the arena. Valid until the arena changes; addOwner adopts the bytes instead of copying them again.
+   */
+  private staged = false;
   private readonly wideNames = new Map<number, string>();
 
   private readonly keyIds = new Map<string, number>();
@@ -299,7 +296,7 @@ export class OwnerIndex {
 
   /** A fresh array of views, in the order the entries were recorded. */
   entriesOf(owner: string): PoolEntry[] {
-    const slot = this.ownerTable[this.ownerBucket(owner, hashName(owner))];
+    const slot = this.ownerTable[this.ownerBucket(owner, this.stage(owner))];
     if (slot === 0) return [];
     const id = (slot & OWNER_ID_MASK) - 1;
     const result: PoolEntry[] = [];
@@ -339,7 +336,7 @@ export class OwnerIndex {
   /** upsert() without making a view: returns the row, for callers that need none (the allocation path). */
   record(owner: string, key: string, mac: number, state: EntryState, deadline: number, since = 0): number {
     const rows = this.rows;
-    const hash = hashName(owner);
+    const hash = this.stage(owner);
     const ownerBucket = this.ownerBucket(owner, hash);
     const slot = this.ownerTable[ownerBucket];
     let ownerId = slot === 0 ? NONE : (slot & OWNER_ID_MASK) - 1;
@@ -396,7 +393,7 @@ export class OwnerIndex {
    * view is looked up again and the owner is dropped once.
    */
   removeAll(owner: string, freed: (mac: number) => void): PoolEntry[] {
-    const bucket = this.ownerBucket(owner, hashName(owner));
+    const bucket = this.ownerBucket(owner, this.stage(owner));
     const slot = this.ownerTable[bucket];
     if (slot === 0) return [];
     const id = (slot & OWNER_ID_MASK) - 1;
@@ -550,12 +547,46 @@ export class OwnerIndex {
     }
   }
 
+  /**
+   * The name's hash (FNV-1a over the code units, then mixed), and the name staged past the arena's tail when it is Latin-1 and fits the last page (see
+   * `staged`). One pass over the string does both: reading a string's characters is the costly part of a look-up
+   * (names built by concatenation are not flat), so the compare in ownerIs and the copy in addOwner then read bytes.
+   */
+  private stage(name: string): number {
+    const length = name.length;
+    let h = 0x811c9dc5 ^ length;
+    if (length <= MAX_ARENA_NAME && this.arenaTail + length <= ARENA_PAGE) {
+      const bytes = this.arena[this.arena.length - 1];
+      const offset = this.arenaTail;
+      let bits = 0;
+      for (let i = 0; i < length; i++) {
+        const c = name.charCodeAt(i);
+        bits |= c;
+        bytes[offset + i] = c;
+        h = Math.imul(h ^ c, 0x01000193);
+      }
+      this.staged = bits <= 0xff;
+    } else {
+      for (let i = 0; i < length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
+      this.staged = false;
+    }
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    return h ^ (h >>> 13);
+  }
+
   private ownerIs(id: number, name: string): boolean {
     const start = this.ownerInt(id, O_START);
     if (start === NONE) return this.wideNames.get(id) === name;
     if (this.ownerInt(id, O_LENGTH) !== name.length) return false;
     const page = this.arena[start >>> ARENA_SHIFT];
     const offset = start & ARENA_MASK;
+    if (this.staged) {
+      const staged = this.arena[this.arena.length - 1];
+      const tail = this.arenaTail;
+      for (let i = 0; i < name.length; i++) if (page[offset + i] !== staged[tail + i]) return false;
+      return true;
+    }
     for (let i = 0; i < name.length; i++) if (page[offset + i] !== name.charCodeAt(i)) return false;
     return true;
   }
@@ -582,7 +613,13 @@ export class OwnerIndex {
     // Not yet an owner for compaction, which may run below.
     this.setOwnerInt(id, O_HEAD, NONE);
     this.setOwnerInt(id, O_START, NONE);
-    if (fitsArena(name)) {
+    if (this.staged) {
+      // stage() already wrote the name at the tail.
+      this.setOwnerInt(id, O_START, (this.arena.length - 1) * ARENA_PAGE + this.arenaTail);
+      this.arenaTail += name.length;
+      this.arenaUsed += name.length;
+      this.staged = false;
+    } else if (fitsArena(name)) {
       if (this.arenaTail + name.length > ARENA_PAGE) this.makeArenaRoom(name.length);
       const page = this.arena.length - 1;
       const bytes = this.arena[page];
