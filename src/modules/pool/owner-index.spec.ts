@@ -118,6 +118,20 @@ describe('OwnerIndex views and storage', () => {
     expect(index.sharedMacCount).toBe(1);
   });
 
+  it('keeps an empty owner name, also as the first owner and at the end of a full arena page', () => {
+    const first = new OwnerIndex();
+    first.upsert('', 'k', 1, 'committed', 0);
+    expect([...first.owners()]).toEqual(['']);
+    expect(first.holders(1).map((e) => e.owner)).toEqual(['']);
+    // 65,536 bytes of names fill the first arena page exactly; the empty name comes right after.
+    const full = new OwnerIndex();
+    for (let i = 0; i < 16; i++)
+      full.upsert(`${String(i).padStart(4, '0')}${'x'.repeat(4092)}`, 'k', i, 'committed', 0);
+    full.upsert('', 'k', 99, 'committed', 0);
+    expect(full.holders(99).map((e) => e.owner)).toEqual(['']);
+    expect(full.entriesOf('')).toHaveLength(1);
+  });
+
   it('tells apart owners whose names have the same hash', () => {
     // Two pairs of names of one length with equal 32-bit name hashes (found by search), so look-ups must compare
     // the names themselves.

@@ -594,8 +594,11 @@ export class OwnerIndex {
   private ownerName(id: number): string {
     const start = this.ownerInt(id, O_START);
     if (start === NONE) return this.wideNames.get(id) as string;
+    const length = this.ownerInt(id, O_LENGTH);
+    // An empty name may point just past the last page (there may be no page at all): it reads no byte.
+    if (length === 0) return '';
     const offset = start & ARENA_MASK;
-    return this.arena[start >>> ARENA_SHIFT].toString('latin1', offset, offset + this.ownerInt(id, O_LENGTH));
+    return this.arena[start >>> ARENA_SHIFT].toString('latin1', offset, offset + length);
   }
 
   /** Adds an owner row for `name`, into `bucket` (from ownerBucket, with no insertion since). */
