@@ -1,3 +1,4 @@
+import { seededRandom } from '../../../test/fixtures/seeded-random';
 import { MacAddress } from './mac-address';
 import { MacPool } from './mac-pool';
 import { MacRange } from './mac-range';
@@ -184,5 +185,53 @@ describe('MacPool entries', () => {
     expect(pool.isCurrent(entry)).toBe(false);
     pool.releaseEntry(entry);
     expect(pool.stats()).toMatchObject({ used: 0, pending: 0, committed: 0 });
+  });
+});
+
+describe('MacPool against a model (randomized, with range changes)', () => {
+  it.each([1, 2, 3])('keeps the bitmap and the owner index in step (seed %i)', (seed) => {
+    const random = seededRandom(seed);
+    const base = 0x020000000000;
+    // Ranges over a few MAC chunks (1024 each), overlapping, so allocations fill dense chunks and a range change
+    // leaves held MACs outside the new range.
+    const ranges = [
+      [base + 1000, base + 3999],
+      [base + 3000, base + 6999],
+      [base, base + 1499],
+    ].map(([start, end]) =>
+      range(MacAddress.fromValue(start).toString(), MacAddress.fromValue(end).toString()),
+    );
+    const pool = new MacPool(ranges[0], () => 0);
+    let current = ranges[0];
+    const held = new Map<string, number[]>();
+    const names = Array.from({ length: 3000 }, (_, i) => `vm/ns/o-${i}`);
+    for (let step = 0; step < 6000; step++) {
+      const op = random();
+      const owner = names[Math.floor(random() * names.length)];
+      if (op < 0.5) {
+        if (pool.stats().free === 0) continue;
+        const mac = pool.allocate(owner, `k${step}`).value;
+        expect(current.contains(mac)).toBe(true);
+        held.set(owner, [...(held.get(owner) ?? []), mac]);
+      } else if (op < 0.6) {
+        // A requested MAC, in the range, around it or far away.
+        const mac = random() < 0.5 ? base + Math.floor(random() * 8000) : Math.floor(random() * 2 ** 48);
+        pool.hold(owner, `r${step}`, MacAddress.fromValue(mac));
+        held.set(owner, [...(held.get(owner) ?? []), mac]);
+      } else if (op < 0.95) {
+        const released = pool.release(owner).map((e) => e.mac);
+        expect(released).toEqual(held.get(owner) ?? []);
+        held.delete(owner);
+      } else {
+        current = ranges[Math.floor(random() * ranges.length)];
+        pool.setRange(current);
+      }
+      if (step % 200 === 0 || step === 5999) {
+        const macs = new Set([...held.values()].flat());
+        const inRange = [...macs].filter((mac) => current.contains(mac)).length;
+        expect(pool.stats()).toMatchObject({ used: inRange, outOfRange: macs.size - inRange });
+        for (const [owner, list] of held) expect(pool.entriesOf(owner).map((e) => e.mac)).toEqual(list);
+      }
+    }
   });
 });

@@ -167,9 +167,7 @@ export class MacPool {
 
   /** Releases every entry of `owner` (the object is gone); other owners of the same MACs keep theirs. */
   release(owner: string): PoolEntry[] {
-    const entries = this.index.entriesOf(owner);
-    for (const entry of entries) this.removeEntry(entry);
-    return entries;
+    return this.index.removeAll(owner, this.freeMac);
   }
 
   /** Releases `owner`'s entries for one MAC (an update dropped or changed it). */
@@ -224,6 +222,11 @@ export class MacPool {
       shared: this.index.sharedMacCount,
     };
   }
+
+  /** Gives a MAC whose last holder is gone back to the allocator when it is in the range. */
+  private readonly freeMac = (mac: number): void => {
+    if (this.currentRange.contains(mac)) this.allocator.release(this.currentRange.offsetOf(mac));
+  };
 
   private removeEntry(entry: PoolEntry): void {
     if (this.index.remove(entry) && this.currentRange.contains(entry.mac)) {

@@ -118,6 +118,42 @@ describe('OwnerIndex views and storage', () => {
     expect(index.sharedMacCount).toBe(1);
   });
 
+  it('keeps an empty owner name, also as the first owner and at the end of a full arena page', () => {
+    const first = new OwnerIndex();
+    first.upsert('', 'k', 1, 'committed', 0);
+    expect([...first.owners()]).toEqual(['']);
+    expect(first.holders(1).map((e) => e.owner)).toEqual(['']);
+    // 65,536 bytes of names fill the first arena page exactly; the empty name comes right after.
+    const full = new OwnerIndex();
+    for (let i = 0; i < 16; i++)
+      full.upsert(`${String(i).padStart(4, '0')}${'x'.repeat(4092)}`, 'k', i, 'committed', 0);
+    full.upsert('', 'k', 99, 'committed', 0);
+    expect(full.holders(99).map((e) => e.owner)).toEqual(['']);
+    expect(full.entriesOf('')).toHaveLength(1);
+  });
+
+  it('tells apart owners whose names have the same hash', () => {
+    // Two pairs of names of one length with equal 32-bit name hashes (found by search), so look-ups must compare
+    // the names themselves.
+    const pairs = [
+      ['pod/ns/c-0671139', 'pod/ns/c-1520906'],
+      ['pod/ns/c-0671138', 'pod/ns/c-1520907'],
+    ];
+    for (const [a, b] of pairs) {
+      const index = new OwnerIndex();
+      index.upsert(a, 'k', 1, 'committed', 0);
+      expect(index.entriesOf(b)).toEqual([]);
+      index.upsert(b, 'k', 2, 'committed', 0);
+      expect(index.ownerCount).toBe(2);
+      expect(index.entriesOf(a).map((e) => e.mac)).toEqual([1]);
+      expect(index.entriesOf(b).map((e) => e.mac)).toEqual([2]);
+      index.remove(index.entriesOf(a)[0]);
+      expect(index.entriesOf(a)).toEqual([]);
+      expect(index.entriesOf(b).map((e) => e.mac)).toEqual([2]);
+      expect([...index.owners()]).toEqual([b]);
+    }
+  });
+
   it('keeps pending entries in the order they became pending', () => {
     const index = new OwnerIndex();
     const a = index.upsert('o/a', 'k', 1, 'pending', 1);
@@ -199,8 +235,16 @@ const fields = (e: {
   since: e.since,
 });
 
-describe('OwnerIndex against a list model (randomized)', () => {
-  it.each([1, 2, 3])('agrees with the model throughout (seed %i)', (seed) => {
+/**
+ * Random upserts, state changes and removals against the model. `addShare(step)` is the share of upserts (the rest
+ * splits as before), so a run can fill MAC chunks past the directory's dense threshold and empty them again.
+ */
+function differential(
+  seed: number,
+  macsOf: (random: () => number) => number[],
+  addShare: (step: number) => number,
+): { maxDenseChunks: number; endDenseChunks: number } {
+  {
     const random = seededRandom(seed);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
     // Few owners, keys and MACs so that collisions, sharing and reuse happen often; owners with long names so that
@@ -211,7 +255,8 @@ describe('OwnerIndex against a list model (randomized)', () => {
       'pod/ns/名前',
     ];
     const keys = ['eth0', 'eth1', 'net#0', 'default'];
-    const macs = [...Array.from({ length: 300 }, (_, i) => 0x020000000000 + i * 17), 0, 2 ** 48 - 1];
+    const macs = macsOf(random);
+    let maxDenseChunks = 0;
     const index = new OwnerIndex();
     const model = new ModelIndex();
     const snapshot = (): unknown => {
@@ -253,7 +298,8 @@ describe('OwnerIndex against a list model (randomized)', () => {
     };
     for (let step = 0; step < 3000; step++) {
       const op = random();
-      if (op < 0.45 || model.entries.length === 0) {
+      const add = addShare(step);
+      if (op < add || model.entries.length === 0) {
         const state = random() < 0.5 ? 'pending' : 'committed';
         const deadline = Math.floor(random() * 1e12);
         const since = Math.floor(random() * 1e12);
@@ -261,13 +307,13 @@ describe('OwnerIndex against a list model (randomized)', () => {
         const view = index.upsert(owner, key, mac, state, deadline, since);
         model.upsert(owner, key, mac, state, deadline, since);
         expect(index.isCurrent(view)).toBe(true);
-      } else if (op < 0.6) {
+      } else if (op < add + (1 - add) * (0.15 / 0.55)) {
         const entry = pick(model.entries);
         const view = index.entriesOf(entry.owner).find((e) => e.key === entry.key && e.mac === entry.mac)!;
         const state = random() < 0.5 ? 'pending' : 'committed';
         index.setState(view, state, step);
         model.setState(entry, state, step);
-      } else if (op < 0.9) {
+      } else if (op < add + (1 - add) * (0.45 / 0.55)) {
         const entry = pick(model.entries);
         const view = index.holders(entry.mac).find((e) => e.owner === entry.owner && e.key === entry.key)!;
         expect(index.remove(view)).toBe(model.remove(entry));
@@ -279,11 +325,43 @@ describe('OwnerIndex against a list model (randomized)', () => {
         for (const entry of model.entries.filter((e) => e.owner === owner)) model.remove(entry);
       }
 
+      maxDenseChunks = Math.max(maxDenseChunks, index.denseMacChunkCount);
       if (step % 100 === 0 || step === 2999) {
         // One comparison per check: jest's matchers are slow on thousands of small arrays.
         const { expected, actual } = snapshot() as { expected: unknown; actual: unknown };
         if (JSON.stringify(actual) !== JSON.stringify(expected)) expect(actual).toEqual(expected);
       }
     }
+    return { maxDenseChunks, endDenseChunks: index.denseMacChunkCount };
+  }
+}
+
+describe('OwnerIndex against a list model (randomized)', () => {
+  it.each([1, 2, 3])('agrees with the model throughout (seed %i)', (seed) => {
+    differential(
+      seed,
+      () => [...Array.from({ length: 300 }, (_, i) => 0x020000000000 + i * 17), 0, 2 ** 48 - 1],
+      () => 0.45,
+    );
   });
+
+  it.each([4, 5, 6])(
+    'agrees with the model while runs of MACs fill and empty dense chunks, among scattered ones (seed %i)',
+    (seed) => {
+      const { maxDenseChunks, endDenseChunks } = differential(
+        seed,
+        (random) => [
+          // A run across a chunk boundary (1024 MACs per chunk), MACs scattered over the 48-bit space, both ends.
+          ...Array.from({ length: 160 }, (_, i) => 0x020000000000 + 1024 * 5 - 80 + i),
+          ...Array.from({ length: 40 }, () => Math.floor(random() * 2 ** 48)),
+          0,
+          2 ** 48 - 1,
+        ],
+        // Mostly adds, then mostly removals: the run's chunks are promoted, then demoted.
+        (step) => (step < 1500 ? 0.9 : 0.1),
+      );
+      expect(maxDenseChunks).toBeGreaterThan(0);
+      expect(endDenseChunks).toBe(0);
+    },
+  );
 });

@@ -1,3 +1,5 @@
+import { MacDirectory } from './mac-directory';
+
 /** `pending`: admitted but not yet seen persisted (it has a deadline). `committed`: seen on a persisted object. */
 export type EntryState = 'pending' | 'committed';
 
@@ -51,12 +53,24 @@ const O_HEAD = 3; // first entry row; NONE while the owner row is free
 const O_TAIL = 4; // last entry row; while the owner row is free, the next free owner row
 const O_INTS = 5;
 
+// An owner table slot holds the owner id + 1 in its low OWNER_ID_BITS and the top bits of the name's hash above them
+// (0: empty), so a probe compares hashes without reading the owner row; only a tag match reads the row and the name.
+const OWNER_ID_BITS = 26;
+const OWNER_ID_MASK = (1 << OWNER_ID_BITS) - 1;
+/** Owner ids stay below this so id + 1 fits its bits: 67 M owners, far beyond what the rows' memory allows. */
+const MAX_OWNERS = OWNER_ID_MASK - 1;
+
 // The arena is pages too: growth copies nothing. A name never spans two pages.
 const ARENA_SHIFT = 16;
 const ARENA_PAGE = 1 << ARENA_SHIFT;
 const ARENA_MASK = ARENA_PAGE - 1;
 /** Owner names longer than this are kept as strings, like names with characters outside Latin-1. */
 const MAX_ARENA_NAME = 4096;
+
+/** The owner table slot of owner `id` whose name hashes to `hash`. */
+function ownerSlot(id: number, hash: number): number {
+  return ((hash >>> OWNER_ID_BITS) << OWNER_ID_BITS) | (id + 1);
+}
 
 /** Entry rows: paged typed-array columns plus a free list. Row numbers are stable while the entry is held. */
 class EntryRows {
@@ -79,6 +93,23 @@ class EntryRows {
 
   setFloat(row: number, field: number, value: number): void {
     this.floats[row >>> PAGE_SHIFT][(row & PAGE_MASK) * S_FLOATS + field] = value;
+  }
+
+  /** Writes every column of a fresh row at once (one page look-up per column kind); the row is on no list. */
+  init(row: number, owner: number, key: number, mac: number, deadline: number, since: number): void {
+    const ints = this.ints[row >>> PAGE_SHIFT];
+    const i = (row & PAGE_MASK) * S_INTS;
+    ints[i + S_OWNER] = owner;
+    ints[i + S_KEY] = key;
+    ints[i + S_MAC_NEXT] = NONE;
+    ints[i + S_OWNER_NEXT] = NONE;
+    ints[i + S_PENDING_PREV] = NOT_PENDING;
+    ints[i + S_PENDING_NEXT] = NONE;
+    const floats = this.floats[row >>> PAGE_SHIFT];
+    const f = (row & PAGE_MASK) * S_FLOATS;
+    floats[f + S_MAC] = mac;
+    floats[f + S_DEADLINE] = deadline;
+    floats[f + S_SINCE] = since;
   }
 
   isPending(row: number): boolean {
@@ -160,26 +191,6 @@ class EntryView implements PoolEntry {
   }
 }
 
-/**
- * Bucket hash of a MAC, fully mixed: MACs come in runs and strides, and linear probing needs them spread (a hash that
- * kept runs in adjacent buckets made the probe runs, and so deletions, long at high fill).
- */
-function hashMac(mac: number): number {
-  const low = mac >>> 0;
-  let h = Math.imul(low ^ Math.imul((mac / 4294967296) | 0, 0x9e3779b1), 0x85ebca6b);
-  h ^= h >>> 15;
-  h = Math.imul(h, 0xc2b2ae35);
-  return h ^ (h >>> 13);
-}
-
-function hashName(name: string): number {
-  let h = 0x811c9dc5 ^ name.length;
-  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  return h ^ (h >>> 13);
-}
-
 /** Whether every code unit fits one byte, so the name can be stored in the Latin-1 arena. */
 function fitsArena(name: string): boolean {
   if (name.length > MAX_ARENA_NAME) return false;
@@ -194,25 +205,25 @@ function fitsArena(name: string): boolean {
  *
  * A pool holds up to millions of entries, so no JS object exists per entry: entries are rows of typed-array columns,
  * linked into one list per MAC, one per owner and one of pending entries; owner names are interned once as Latin-1
- * bytes in an arena, and keys (interface names, a handful of values) once as strings. Two open-addressing tables find
- * the first row of a MAC and the owner row of a name. PoolEntry views are made only when asked for.
+ * bytes in an arena, and keys (interface names, a handful of values) once as strings. A MacDirectory (direct arrays
+ * for runs of MACs, a Map for scattered ones) finds the first row of a MAC, an open-addressing table the owner row of a
+ * name. PoolEntry views are made only when asked for.
  *
- * Invariants: a MAC is in `macTable` exactly when its row list is non-empty; an owner is in `ownerTable` exactly when
+ * Invariants: a MAC is in `macRows` exactly when its row list is non-empty; an owner is in `ownerTable` exactly when
  * it has an entry; an entry is on the pending list exactly when its state is pending, in the order it became pending.
  */
 export class OwnerIndex {
   private readonly rows = new EntryRows();
 
-  /** Buckets of the first row of each held MAC (NONE: empty), linear probing, at most half full. */
-  private macTable: Int32Array = new Int32Array(16).fill(NONE);
-  private macs_ = 0;
+  /** The first row of each held MAC. */
+  private readonly macRows = new MacDirectory();
 
   private readonly ownerPages: Int32Array[] = [];
   private ownerTop = 0;
   private ownerFree = NONE;
   private owners_ = 0;
-  /** Buckets of owner rows (NONE: empty), linear probing on the cached name hash, at most half full. */
-  private ownerTable: Int32Array = new Int32Array(16).fill(NONE);
+  /** Owner slots (see ownerSlot; 0: empty), linear probing on the name hash, at most half full. */
+  private ownerTable: Int32Array = new Int32Array(16);
   private arena: Buffer[] = [];
   /** Free offset in the last arena page (ARENA_PAGE when there is none). */
   private arenaTail = ARENA_PAGE;
@@ -220,6 +231,11 @@ export class OwnerIndex {
   private arenaUsed = 0;
   /** Arena bytes of removed owners, reclaimed by compaction when the arena would grow. */
   private arenaGarbage = 0;
+  /**
+   * Whether the name last passed to stage() sits, as Latin-1, in the last arena page from `arenaTail` on: written but
+   * not yet part of the arena. Valid until the arena changes; addOwner adopts the bytes instead of copying them again.
+   */
+  private staged = false;
   private readonly wideNames = new Map<number, string>();
 
   private readonly keyIds = new Map<string, number>();
@@ -235,7 +251,7 @@ export class OwnerIndex {
 
   /** Distinct MACs held by at least one entry. */
   get macCount(): number {
-    return this.macs_;
+    return this.macRows.size;
   }
 
   get ownerCount(): number {
@@ -248,6 +264,11 @@ export class OwnerIndex {
 
   get committedCount(): number {
     return this.committed_;
+  }
+
+  /** Aligned chunks of MACs kept as direct arrays (see MacDirectory), for tests and memory estimates. */
+  get denseMacChunkCount(): number {
+    return this.macRows.denseChunkCount;
   }
 
   /** MACs held by more than one distinct owner. */
@@ -275,8 +296,9 @@ export class OwnerIndex {
 
   /** A fresh array of views, in the order the entries were recorded. */
   entriesOf(owner: string): PoolEntry[] {
-    const id = this.findOwner(owner, hashName(owner));
-    if (id === NONE) return [];
+    const slot = this.ownerTable[this.ownerBucket(owner, this.stage(owner))];
+    if (slot === 0) return [];
+    const id = (slot & OWNER_ID_MASK) - 1;
     const result: PoolEntry[] = [];
     for (let row = this.ownerInt(id, O_HEAD); row !== NONE; row = this.rows.int(row, S_OWNER_NEXT)) {
       result.push(this.view(row, owner));
@@ -285,9 +307,8 @@ export class OwnerIndex {
   }
 
   *macs(): IterableIterator<number> {
-    // Snapshot first: a caller may change the index while iterating, and the table can be rebuilt under it.
-    const heads = this.macTable.filter((row) => row !== NONE);
-    for (const row of heads) yield this.rows.float(row, S_MAC);
+    // A snapshot: a caller may change the index while iterating.
+    yield* this.macRows.macs();
   }
 
   *owners(): IterableIterator<string> {
@@ -315,11 +336,11 @@ export class OwnerIndex {
   /** upsert() without making a view: returns the row, for callers that need none (the allocation path). */
   record(owner: string, key: string, mac: number, state: EntryState, deadline: number, since = 0): number {
     const rows = this.rows;
-    const hash = hashName(owner);
+    const hash = this.stage(owner);
     const ownerBucket = this.ownerBucket(owner, hash);
-    let ownerId = this.ownerTable[ownerBucket];
-    const bucket = this.macBucket(mac);
-    const first = this.macTable[bucket];
+    const slot = this.ownerTable[ownerBucket];
+    let ownerId = slot === 0 ? NONE : (slot & OWNER_ID_MASK) - 1;
+    const first = this.macRows.get(mac);
     let keyId = this.keyIds.get(key);
     if (ownerId !== NONE && first !== NONE && keyId !== undefined) {
       for (let row = first; row !== NONE; row = rows.int(row, S_MAC_NEXT)) {
@@ -330,22 +351,13 @@ export class OwnerIndex {
       }
     }
     if (ownerId === NONE) ownerId = this.addOwner(owner, hash, ownerBucket);
-    const row = rows.take();
-    rows.setInt(row, S_OWNER, ownerId);
     if (keyId === undefined) keyId = this.addKey(key);
     this.keyRefs[keyId]++;
-    rows.setInt(row, S_KEY, keyId);
-    rows.setInt(row, S_MAC_NEXT, NONE);
-    rows.setInt(row, S_OWNER_NEXT, NONE);
-    rows.setInt(row, S_PENDING_PREV, NOT_PENDING);
-    rows.setInt(row, S_PENDING_NEXT, NONE);
-    rows.setFloat(row, S_MAC, mac);
-    rows.setFloat(row, S_DEADLINE, deadline);
-    rows.setFloat(row, S_SINCE, since);
+    const row = rows.take();
+    rows.init(row, ownerId, keyId, mac, deadline, since);
 
     if (first === NONE) {
-      this.macTable[bucket] = row;
-      if (++this.macs_ * 2 > this.macTable.length) this.macTable = this.rehashMacs(this.macTable.length * 2);
+      this.macRows.set(mac, row);
     } else {
       const wasShared = this.isSharedList(first);
       let last = first;
@@ -375,47 +387,80 @@ export class OwnerIndex {
     return row === NONE ? false : this.removeRow(row);
   }
 
+  /**
+   * Removes every entry of `owner` (the object is gone), calling `freed` with each MAC it was the last holder of.
+   * Returns views of the entries as they were, in the order they were recorded. Walks the owner's row list once: no
+   * view is looked up again and the owner is dropped once.
+   */
+  removeAll(owner: string, freed: (mac: number) => void): PoolEntry[] {
+    const bucket = this.ownerBucket(owner, this.stage(owner));
+    const slot = this.ownerTable[bucket];
+    if (slot === 0) return [];
+    const id = (slot & OWNER_ID_MASK) - 1;
+    const rows = this.rows;
+    const result: PoolEntry[] = [];
+    for (let row = this.ownerInt(id, O_HEAD); row !== NONE;) {
+      result.push(this.view(row, owner));
+      const next = rows.int(row, S_OWNER_NEXT);
+      const mac = rows.float(row, S_MAC);
+      if (this.unlinkMac(row, mac)) freed(mac);
+      this.dropRow(row);
+      row = next;
+    }
+    this.dropOwner(id, bucket);
+    return result;
+  }
+
   private removeRow(row: number): boolean {
     const rows = this.rows;
-    const mac = rows.float(row, S_MAC);
     const ownerId = rows.int(row, S_OWNER);
-
-    const bucket = this.macBucket(mac);
-    const first = this.macTable[bucket];
-    let lastHolder = false;
-    if (first === row && rows.int(row, S_MAC_NEXT) === NONE) {
-      this.deleteMacBucket(bucket);
-      this.macs_--;
-      lastHolder = true;
-    } else {
-      const wasShared = this.isSharedList(first);
-      if (first === row) {
-        this.macTable[bucket] = rows.int(row, S_MAC_NEXT);
-      } else {
-        let prev = first;
-        while (rows.int(prev, S_MAC_NEXT) !== row) prev = rows.int(prev, S_MAC_NEXT);
-        rows.setInt(prev, S_MAC_NEXT, rows.int(row, S_MAC_NEXT));
-      }
-      if (wasShared && !this.isSharedList(this.macTable[bucket])) this.shared_--;
-    }
+    const lastHolder = this.unlinkMac(row, rows.float(row, S_MAC));
 
     const head = this.ownerInt(ownerId, O_HEAD);
     const next = rows.int(row, S_OWNER_NEXT);
     if (head === row) {
       this.setOwnerInt(ownerId, O_HEAD, next);
-      if (next === NONE) this.removeOwner(ownerId);
+      if (next === NONE) this.dropOwner(ownerId, NONE);
     } else {
       let prev = head;
       while (rows.int(prev, S_OWNER_NEXT) !== row) prev = rows.int(prev, S_OWNER_NEXT);
       rows.setInt(prev, S_OWNER_NEXT, next);
       if (next === NONE) this.setOwnerInt(ownerId, O_TAIL, prev);
     }
+    this.dropRow(row);
+    return lastHolder;
+  }
 
+  /** Takes `row` off its MAC's list; returns true when it was the last holder (the MAC is no longer held). */
+  private unlinkMac(row: number, mac: number): boolean {
+    const rows = this.rows;
+    const first = this.macRows.get(mac);
+    const next = rows.int(row, S_MAC_NEXT);
+    if (first === row && next === NONE) {
+      this.macRows.delete(mac);
+      return true;
+    }
+    const wasShared = this.isSharedList(first);
+    let newFirst = first;
+    if (first === row) {
+      newFirst = next;
+      this.macRows.set(mac, next);
+    } else {
+      let prev = first;
+      while (rows.int(prev, S_MAC_NEXT) !== row) prev = rows.int(prev, S_MAC_NEXT);
+      rows.setInt(prev, S_MAC_NEXT, next);
+    }
+    if (wasShared && !this.isSharedList(newFirst)) this.shared_--;
+    return false;
+  }
+
+  /** Takes an unlinked row off the pending list or the committed count, releases its key and frees it. */
+  private dropRow(row: number): void {
+    const rows = this.rows;
     if (rows.isPending(row)) this.unlinkPending(row);
     else this.committed_--;
     this.releaseKey(rows.int(row, S_KEY));
     rows.free(row);
-    return lastHolder;
   }
 
   private view(row: number, owner: string | undefined): PoolEntry {
@@ -473,48 +518,8 @@ export class OwnerIndex {
     return false;
   }
 
-  // --- MAC table -------------------------------------------------------------------------------------------------
-
   private firstRowOf(mac: number): number {
-    return this.macTable[this.macBucket(mac)];
-  }
-
-  /** The bucket holding `mac`'s first row, or the empty bucket where it would go. */
-  private macBucket(mac: number): number {
-    const table = this.macTable;
-    const mask = table.length - 1;
-    for (let i = hashMac(mac) & mask; ; i = (i + 1) & mask) {
-      const row = table[i];
-      if (row === NONE || this.rows.float(row, S_MAC) === mac) return i;
-    }
-  }
-
-  /** Empties a bucket, shifting later entries of its probe run back so every lookup still finds them. */
-  private deleteMacBucket(hole: number): void {
-    const table = this.macTable;
-    const mask = table.length - 1;
-    for (let j = (hole + 1) & mask; table[j] !== NONE; j = (j + 1) & mask) {
-      const home = hashMac(this.rows.float(table[j], S_MAC)) & mask;
-      // Move table[j] into the hole unless its home lies cyclically in (hole, j].
-      const stays = hole < j ? home > hole && home <= j : home > hole || home <= j;
-      if (!stays) {
-        table[hole] = table[j];
-        hole = j;
-      }
-    }
-    table[hole] = NONE;
-  }
-
-  private rehashMacs(size: number): Int32Array {
-    const table = new Int32Array(size).fill(NONE);
-    const mask = size - 1;
-    for (const row of this.macTable) {
-      if (row === NONE) continue;
-      let i = hashMac(this.rows.float(row, S_MAC)) & mask;
-      while (table[i] !== NONE) i = (i + 1) & mask;
-      table[i] = row;
-    }
-    return table;
+    return this.macRows.get(mac);
   }
 
   // --- owners ----------------------------------------------------------------------------------------------------
@@ -527,18 +532,47 @@ export class OwnerIndex {
     this.ownerPages[id >>> PAGE_SHIFT][(id & PAGE_MASK) * O_INTS + field] = value;
   }
 
-  private findOwner(name: string, hash: number): number {
-    return this.ownerTable[this.ownerBucket(name, hash)];
-  }
-
   /** The bucket holding `name`'s owner row, or the empty bucket where it would go. */
   private ownerBucket(name: string, hash: number): number {
     const table = this.ownerTable;
     const mask = table.length - 1;
+    const tag = hash >>> OWNER_ID_BITS;
     for (let i = hash & mask; ; i = (i + 1) & mask) {
-      const id = table[i];
-      if (id === NONE || (this.ownerInt(id, O_HASH) === hash && this.ownerIs(id, name))) return i;
+      const slot = table[i];
+      if (slot === 0) return i;
+      if (slot >>> OWNER_ID_BITS === tag) {
+        const id = (slot & OWNER_ID_MASK) - 1;
+        if (this.ownerInt(id, O_HASH) === hash && this.ownerIs(id, name)) return i;
+      }
     }
+  }
+
+  /**
+   * The name's hash (FNV-1a over the code units, then mixed), and the name staged past the arena's tail when it is Latin-1 and fits the last page (see
+   * `staged`). One pass over the string does both: reading a string's characters is the costly part of a look-up
+   * (names built by concatenation are not flat), so the compare in ownerIs and the copy in addOwner then read bytes.
+   */
+  private stage(name: string): number {
+    const length = name.length;
+    let h = 0x811c9dc5 ^ length;
+    if (length <= MAX_ARENA_NAME && this.arenaTail + length <= ARENA_PAGE) {
+      const bytes = this.arena[this.arena.length - 1];
+      const offset = this.arenaTail;
+      let bits = 0;
+      for (let i = 0; i < length; i++) {
+        const c = name.charCodeAt(i);
+        bits |= c;
+        bytes[offset + i] = c;
+        h = Math.imul(h ^ c, 0x01000193);
+      }
+      this.staged = bits <= 0xff;
+    } else {
+      for (let i = 0; i < length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
+      this.staged = false;
+    }
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    return h ^ (h >>> 13);
   }
 
   private ownerIs(id: number, name: string): boolean {
@@ -547,6 +581,12 @@ export class OwnerIndex {
     if (this.ownerInt(id, O_LENGTH) !== name.length) return false;
     const page = this.arena[start >>> ARENA_SHIFT];
     const offset = start & ARENA_MASK;
+    if (this.staged) {
+      const staged = this.arena[this.arena.length - 1];
+      const tail = this.arenaTail;
+      for (let i = 0; i < name.length; i++) if (page[offset + i] !== staged[tail + i]) return false;
+      return true;
+    }
     for (let i = 0; i < name.length; i++) if (page[offset + i] !== name.charCodeAt(i)) return false;
     return true;
   }
@@ -554,8 +594,11 @@ export class OwnerIndex {
   private ownerName(id: number): string {
     const start = this.ownerInt(id, O_START);
     if (start === NONE) return this.wideNames.get(id) as string;
+    const length = this.ownerInt(id, O_LENGTH);
+    // An empty name may point just past the last page (there may be no page at all): it reads no byte.
+    if (length === 0) return '';
     const offset = start & ARENA_MASK;
-    return this.arena[start >>> ARENA_SHIFT].toString('latin1', offset, offset + this.ownerInt(id, O_LENGTH));
+    return this.arena[start >>> ARENA_SHIFT].toString('latin1', offset, offset + length);
   }
 
   /** Adds an owner row for `name`, into `bucket` (from ownerBucket, with no insertion since). */
@@ -564,6 +607,8 @@ export class OwnerIndex {
     if (id !== NONE) {
       this.ownerFree = this.ownerInt(id, O_TAIL);
     } else {
+      if (this.ownerTop === MAX_OWNERS)
+        throw new RangeError(`the owner index holds at most ${MAX_OWNERS} owners`);
       id = this.ownerTop++;
       if (id >>> PAGE_SHIFT === this.ownerPages.length)
         this.ownerPages.push(new Int32Array(PAGE_SIZE * O_INTS));
@@ -571,7 +616,13 @@ export class OwnerIndex {
     // Not yet an owner for compaction, which may run below.
     this.setOwnerInt(id, O_HEAD, NONE);
     this.setOwnerInt(id, O_START, NONE);
-    if (fitsArena(name)) {
+    if (this.staged) {
+      // stage() already wrote the name at the tail.
+      this.setOwnerInt(id, O_START, (this.arena.length - 1) * ARENA_PAGE + this.arenaTail);
+      this.arenaTail += name.length;
+      this.arenaUsed += name.length;
+      this.staged = false;
+    } else if (fitsArena(name)) {
       if (this.arenaTail + name.length > ARENA_PAGE) this.makeArenaRoom(name.length);
       const page = this.arena.length - 1;
       const bytes = this.arena[page];
@@ -588,26 +639,32 @@ export class OwnerIndex {
     this.setOwnerInt(id, O_LENGTH, name.length);
     this.setOwnerInt(id, O_HASH, hash);
     this.setOwnerInt(id, O_TAIL, NONE);
-    this.ownerTable[bucket] = id;
+    this.ownerTable[bucket] = ownerSlot(id, hash);
     if (++this.owners_ * 2 > this.ownerTable.length)
       this.ownerTable = this.rehashOwners(this.ownerTable.length * 2);
     return id;
   }
 
-  private removeOwner(id: number): void {
+  /** Frees owner row `id`, whose entries are all gone; `hole` is its table slot when the caller knows it, else NONE. */
+  private dropOwner(id: number, hole: number): void {
     const table = this.ownerTable;
     const mask = table.length - 1;
-    let hole = this.ownerInt(id, O_HASH) & mask;
-    while (table[hole] !== id) hole = (hole + 1) & mask;
-    for (let j = (hole + 1) & mask; table[j] !== NONE; j = (j + 1) & mask) {
-      const home = this.ownerInt(table[j], O_HASH) & mask;
+    if (hole === NONE) {
+      const slot = ownerSlot(id, this.ownerInt(id, O_HASH));
+      hole = this.ownerInt(id, O_HASH) & mask;
+      while (table[hole] !== slot) hole = (hole + 1) & mask;
+    }
+    // Backward-shift deletion: move later slots of the probe run into the hole unless their home lies cyclically in
+    // (hole, j], so every look-up still finds them.
+    for (let j = (hole + 1) & mask; table[j] !== 0; j = (j + 1) & mask) {
+      const home = this.ownerInt((table[j] & OWNER_ID_MASK) - 1, O_HASH) & mask;
       const stays = hole < j ? home > hole && home <= j : home > hole || home <= j;
       if (!stays) {
         table[hole] = table[j];
         hole = j;
       }
     }
-    table[hole] = NONE;
+    table[hole] = 0;
     if (this.ownerInt(id, O_START) === NONE) this.wideNames.delete(id);
     else this.arenaGarbage += this.ownerInt(id, O_LENGTH);
     this.setOwnerInt(id, O_HEAD, NONE);
@@ -617,13 +674,13 @@ export class OwnerIndex {
   }
 
   private rehashOwners(size: number): Int32Array {
-    const table = new Int32Array(size).fill(NONE);
+    const table = new Int32Array(size);
     const mask = size - 1;
-    for (const id of this.ownerTable) {
-      if (id === NONE) continue;
-      let i = this.ownerInt(id, O_HASH) & mask;
-      while (table[i] !== NONE) i = (i + 1) & mask;
-      table[i] = id;
+    for (const slot of this.ownerTable) {
+      if (slot === 0) continue;
+      let i = this.ownerInt((slot & OWNER_ID_MASK) - 1, O_HASH) & mask;
+      while (table[i] !== 0) i = (i + 1) & mask;
+      table[i] = slot;
     }
     return table;
   }
