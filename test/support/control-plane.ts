@@ -10,6 +10,7 @@ import {
   type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
 import { REPO_ROOT, findBinary } from './binaries';
+import { reap } from './children';
 import { createControlPlanePki } from './pki';
 import { freeLoopbackPort } from './ports';
 
@@ -340,7 +341,7 @@ export class ControlPlane {
       await exited;
       clearTimeout(timer);
     }
-    this.watchdog?.kill('SIGKILL');
+    await reap(this.watchdog);
     if (this.exitHandler) process.off('exit', this.exitHandler);
     rmSync(this.directory, { recursive: true, force: true });
   }
