@@ -159,7 +159,7 @@ describe('CertificateManagerService', () => {
     const attempt = service.reconcile(now + 10_000);
     await expect(attempt).rejects.toBeInstanceOf(CertificatesException);
     await expect(attempt).rejects.toMatchObject({
-      code: CertificatesExceptionCode.IssuedCertificateRejected,
+      code: CertificatesExceptionCode.ISSUED_CERTIFICATE_REJECTED,
     });
     expect(repository.writes.get(SERVING_SECRET)).toBeUndefined();
   });

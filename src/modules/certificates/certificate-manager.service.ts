@@ -145,7 +145,7 @@ export class CertificateManagerService implements OnModuleDestroy {
       if (!result.wrote) return result.nextCheckAt;
     }
     throw new CertificatesException(
-      CertificatesExceptionCode.NotConverging,
+      CertificatesExceptionCode.NOT_CONVERGING,
       `${MAX_WRITING_PASSES} certificate reconcile passes in a row wrote to the API`,
     );
   }
@@ -185,7 +185,7 @@ export class CertificateManagerService implements OnModuleDestroy {
     const ca = parseCertificates(caData?.certificatePem)[0];
     if (caData?.privateKeyPem === undefined || ca === undefined)
       throw new CertificatesException(
-        CertificatesExceptionCode.CaUnreadable,
+        CertificatesExceptionCode.CA_UNREADABLE,
         `${caName} holds no CA after the CA step`,
       );
     const caKey: CertifiedKey = { certificatePem: ca.pem, privateKeyPem: caData.privateKeyPem };
@@ -234,7 +234,7 @@ export class CertificateManagerService implements OnModuleDestroy {
       const rejected = servingProblem(leaf, ca, names, now);
       if (rejected !== undefined)
         throw new CertificatesException(
-          CertificatesExceptionCode.IssuedCertificateRejected,
+          CertificatesExceptionCode.ISSUED_CERTIFICATE_REJECTED,
           `the serving certificate just signed fails its own check: ${rejected}`,
         );
       await this.store(

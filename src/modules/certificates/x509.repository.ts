@@ -61,7 +61,7 @@ export class X509Repository {
       return buildCertificate(spec, subject, issuer);
     } catch (error) {
       throw new CertificatesException(
-        CertificatesExceptionCode.SigningFailed,
+        CertificatesExceptionCode.SIGNING_FAILED,
         `cannot sign a certificate for ${spec.commonName}: ${error instanceof Error ? error.message : String(error)}`,
         { cause: error },
       );

@@ -22,7 +22,7 @@ export class PodRepository {
     namespace: string | undefined,
     reduce: (pod: KubeObject) => T,
   ): Promise<ListResult<T>> {
-    return listAll<T>(this.kubeConfig, podsPath(namespace), {}, METADATA_ONLY, (pod) => reduce(pod));
+    return listAll<T>(this.kubeConfig, podsPath(namespace), {}, METADATA_ONLY, reduce);
   }
 
   /** Lists then watches every pod of the cluster; resumes and relists on its own until stopped. */

@@ -47,9 +47,7 @@ export class VirtualMachineRepository {
     reduce: (vm: KubeObject) => T,
   ): Promise<ListResult<T>> {
     try {
-      return await listAll<T>(this.kubeConfig, virtualMachinesPath(namespace), {}, undefined, (vm) =>
-        reduce(vm),
-      );
+      return await listAll<T>(this.kubeConfig, virtualMachinesPath(namespace), {}, undefined, reduce);
     } catch (error) {
       if (!isNotFound(error)) throw error;
       return { items: [], resourceVersion: '', absent: true };

@@ -1,3 +1,5 @@
+import { CodedException } from '../../common/coded-exception';
+
 /**
  * Why an admission request is denied. The code says what went wrong, not how HTTP spells it: the admission module
  * maps each one to the AdmissionReview's `status.code` and `status.reason` in one place (admission.status.ts).
@@ -28,12 +30,4 @@ export enum MutationExceptionCode {
 }
 
 /** A denial with a message that names the object and the value; never a stack. */
-export class MutationException extends Error {
-  constructor(
-    readonly code: MutationExceptionCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'MutationException';
-  }
-}
+export class MutationException extends CodedException<MutationExceptionCode> {}

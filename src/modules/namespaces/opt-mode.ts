@@ -4,6 +4,7 @@ import {
   type V1MutatingWebhook,
   type V1MutatingWebhookConfiguration,
 } from '@kubernetes/client-node';
+import { CodedException } from '../../common/coded-exception';
 import { type OptMode, OPT_IN_VALUE, optModeExpression } from '../../common/webhook-configuration';
 
 /** Why the opt mode of a webhook cannot be read from its configuration. */
@@ -14,15 +15,7 @@ export enum OptModeErrorCode {
 }
 
 /** A webhook configuration that does not say which namespaces are managed; messages are upstream's. */
-export class OptModeError extends Error {
-  constructor(
-    readonly code: OptModeErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'OptModeError';
-  }
-}
+export class OptModeError extends CodedException<OptModeErrorCode> {}
 
 /**
  * The opt mode a webhook's namespaceSelector encodes, found as upstream does (`getOptModeFromWebhook`): the first

@@ -1,3 +1,5 @@
+import { CodedException } from '../../common/coded-exception';
+
 /** Machine-readable reasons a pool operation failed; the admission filter maps them to AdmissionReview codes. */
 export enum PoolExceptionCode {
   MAC_MALFORMED = 'MAC_MALFORMED',
@@ -6,12 +8,4 @@ export enum PoolExceptionCode {
 }
 
 /** An error of the pool module. The message names the value that caused it. */
-export class PoolException extends Error {
-  constructor(
-    readonly code: PoolExceptionCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'PoolException';
-  }
-}
+export class PoolException extends CodedException<PoolExceptionCode> {}
