@@ -19,6 +19,8 @@ export interface PoolStats {
   committed: number;
   /** MACs held by more than one owner. */
   shared: number;
+  /** MACs held by two or more VirtualMachine interfaces (entries of `vm/` owners). */
+  vmDuplicates: number;
 }
 
 export interface HoldResult {
@@ -220,6 +222,7 @@ export class MacPool {
       pending: this.index.pendingCount,
       committed: this.index.committedCount,
       shared: this.index.sharedMacCount,
+      vmDuplicates: this.index.trackedDuplicateMacCount,
     };
   }
 

@@ -50,6 +50,43 @@ describe('OwnerIndex', () => {
     expect(index.sharedMacCount).toBe(1);
   });
 
+  it('counts the MACs two or more VM entries hold, up and down, leaving pods out', () => {
+    const index = new OwnerIndex();
+    const a = index.upsert('vm/ns/a', 'eth0', 5, 'committed', 0);
+    index.upsert('pod/ns/p', 'net1', 5, 'committed', 0);
+    expect(index.trackedDuplicateMacCount).toBe(0);
+    const b = index.upsert('vm/ns/b', 'eth0', 5, 'pending', 1);
+    expect(index.trackedDuplicateMacCount).toBe(1);
+    // A third VM and a re-admission of one already counted leave it at one MAC.
+    index.upsert('vm/ns/c', 'eth0', 5, 'committed', 0);
+    index.upsert('vm/ns/b', 'eth0', 5, 'committed', 0);
+    expect(index.trackedDuplicateMacCount).toBe(1);
+    index.remove(a);
+    expect(index.trackedDuplicateMacCount).toBe(1);
+    index.remove(b);
+    expect(index.trackedDuplicateMacCount).toBe(0);
+    // Two interfaces of one VM with one MAC are two VM interfaces holding it.
+    index.upsert('vm/ns/d', 'eth0', 6, 'committed', 0);
+    index.upsert('vm/ns/d', 'eth1', 6, 'committed', 0);
+    expect(index.trackedDuplicateMacCount).toBe(1);
+    index.removeAll('vm/ns/d', () => undefined);
+    expect(index.trackedDuplicateMacCount).toBe(0);
+    expect(index.sharedMacCount).toBe(1);
+  });
+
+  it('tells tracked owners by their name prefix, in the arena or kept as strings', () => {
+    const index = new OwnerIndex('vm/');
+    index.upsert('vm', 'eth0', 1, 'committed', 0);
+    index.upsert('vmx/ns/a', 'eth0', 1, 'committed', 0);
+    index.upsert('', 'eth0', 1, 'committed', 0);
+    expect(index.trackedDuplicateMacCount).toBe(0);
+    index.upsert('vm/ns/名前', 'eth0', 2, 'committed', 0);
+    index.upsert(`vm/ns/${'x'.repeat(5000)}`, 'eth0', 2, 'committed', 0);
+    expect(index.trackedDuplicateMacCount).toBe(1);
+    expect(new OwnerIndex('').trackedDuplicateMacCount).toBe(0);
+    expect(() => new OwnerIndex('名/')).toThrow(RangeError);
+  });
+
   it('refuses to remove an entry it does not hold', () => {
     const index = new OwnerIndex();
     const entry = index.upsert('vm/ns/a', 'eth0', 1, 'pending', 0);
@@ -217,6 +254,13 @@ class ModelIndex {
     for (const e of this.entries) owners.set(e.mac, (owners.get(e.mac) ?? new Set()).add(e.owner));
     return [...owners.values()].filter((s) => s.size > 1).length;
   }
+
+  vmDuplicates(): number {
+    const counts = new Map<number, number>();
+    for (const e of this.entries)
+      if (e.owner.startsWith('vm/')) counts.set(e.mac, (counts.get(e.mac) ?? 0) + 1);
+    return [...counts.values()].filter((n) => n > 1).length;
+  }
 }
 
 const fields = (e: {
@@ -253,6 +297,7 @@ function differential(
       ...Array.from({ length: 40 }, (_, i) => `pod/ns/p-${i}`),
       ...Array.from({ length: 400 }, (_, i) => `vm/ns-${i % 7}/${'long-'.repeat(40 + (i % 13))}${i}`),
       'pod/ns/名前',
+      'vm/ns/名前',
     ];
     const keys = ['eth0', 'eth1', 'net#0', 'default'];
     const macs = macsOf(random);
@@ -277,6 +322,7 @@ function differential(
             model.pendingOrder.length,
             model.entries.length,
             model.shared(),
+            model.vmDuplicates(),
           ],
         },
         actual: {
@@ -292,6 +338,7 @@ function differential(
             index.pendingCount,
             index.pendingCount + index.committedCount,
             index.sharedMacCount,
+            index.trackedDuplicateMacCount,
           ],
         },
       };

@@ -191,6 +191,12 @@ class EntryView implements PoolEntry {
   }
 }
 
+/**
+ * The prefix of VirtualMachine owners (`vm/<namespace>/<name>`): OwnerIndex counts the MACs two or more of their entries
+ * hold (see OwnerIndex.trackedDuplicateMacCount).
+ */
+export const VM_OWNER_PREFIX = 'vm/';
+
 /** Whether every code unit fits one byte, so the name can be stored in the Latin-1 arena. */
 function fitsArena(name: string): boolean {
   if (name.length > MAX_ARENA_NAME) return false;
@@ -210,9 +216,24 @@ function fitsArena(name: string): boolean {
  * name. PoolEntry views are made only when asked for.
  *
  * Invariants: a MAC is in `macRows` exactly when its row list is non-empty; an owner is in `ownerTable` exactly when
- * it has an entry; an entry is on the pending list exactly when its state is pending, in the order it became pending.
+ * it has an entry; an entry is on the pending list exactly when its state is pending, in the order it became pending;
+ * `trackedDuplicates_` is the number of MACs whose row list holds two or more rows of owners named with
+ * `trackedPrefix`.
  */
 export class OwnerIndex {
+  /** Char codes of the tracked prefix (Latin-1), compared with an owner's arena bytes without making its name. */
+  private readonly trackedCodes: number[];
+
+  /**
+   * `trackedPrefix`: owners whose name starts with it are a class whose duplicates are counted (VirtualMachines by
+   * default, for `kubevirt_kmp_duplicate_macs`); an empty prefix tracks every owner.
+   */
+  constructor(private readonly trackedPrefix: string = VM_OWNER_PREFIX) {
+    if (!fitsArena(trackedPrefix))
+      throw new RangeError(`the tracked owner prefix ${trackedPrefix} is not Latin-1`);
+    this.trackedCodes = Array.from(trackedPrefix, (c) => c.charCodeAt(0));
+  }
+
   private readonly rows = new EntryRows();
 
   /** The first row of each held MAC. */
@@ -248,6 +269,7 @@ export class OwnerIndex {
   private pending_ = 0;
   private committed_ = 0;
   private shared_ = 0;
+  private trackedDuplicates_ = 0;
 
   /** Distinct MACs held by at least one entry. */
   get macCount(): number {
@@ -274,6 +296,14 @@ export class OwnerIndex {
   /** MACs held by more than one distinct owner. */
   get sharedMacCount(): number {
     return this.shared_;
+  }
+
+  /**
+   * MACs held by two or more entries of tracked owners (by default VirtualMachine interfaces: two VMs, or two
+   * interfaces of one VM). Kept up to date on every change at no cost to a MAC's first holder, so reading it is O(1).
+   */
+  get trackedDuplicateMacCount(): number {
+    return this.trackedDuplicates_;
   }
 
   isHeld(mac: number): boolean {
@@ -359,6 +389,7 @@ export class OwnerIndex {
     if (first === NONE) {
       this.macRows.set(mac, row);
     } else {
+      if (this.isTrackedOwner(ownerId) && this.trackedRowsIn(first, 2) === 1) this.trackedDuplicates_++;
       const wasShared = this.isSharedList(first);
       let last = first;
       while (rows.int(last, S_MAC_NEXT) !== NONE) last = rows.int(last, S_MAC_NEXT);
@@ -440,6 +471,8 @@ export class OwnerIndex {
       this.macRows.delete(mac);
       return true;
     }
+    if (this.isTrackedOwner(rows.int(row, S_OWNER)) && this.trackedRowsIn(first, 3) === 2)
+      this.trackedDuplicates_--;
     const wasShared = this.isSharedList(first);
     let newFirst = first;
     if (first === row) {
@@ -516,6 +549,28 @@ export class OwnerIndex {
       if (rows.int(row, S_OWNER) !== owner) return true;
     }
     return false;
+  }
+
+  /** Rows of tracked owners in the MAC list starting at `first`, counted up to `limit`. */
+  private trackedRowsIn(first: number, limit: number): number {
+    const rows = this.rows;
+    let count = 0;
+    for (let row = first; row !== NONE && count < limit; row = rows.int(row, S_MAC_NEXT)) {
+      if (this.isTrackedOwner(rows.int(row, S_OWNER))) count++;
+    }
+    return count;
+  }
+
+  /** Whether owner `id`'s name starts with the tracked prefix, read from its arena bytes (no string is made). */
+  private isTrackedOwner(id: number): boolean {
+    const codes = this.trackedCodes;
+    const start = this.ownerInt(id, O_START);
+    if (start === NONE) return (this.wideNames.get(id) as string).startsWith(this.trackedPrefix);
+    if (this.ownerInt(id, O_LENGTH) < codes.length) return false;
+    const page = this.arena[start >>> ARENA_SHIFT];
+    const offset = start & ARENA_MASK;
+    for (let i = 0; i < codes.length; i++) if (page[offset + i] !== codes[i]) return false;
+    return true;
   }
 
   private firstRowOf(mac: number): number {
