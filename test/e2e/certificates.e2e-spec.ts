@@ -498,7 +498,7 @@ describe('webhook certificates through the real kube-apiserver', () => {
       const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
       expect(metrics).toContain('kubemacpool_pool_size 65536');
       expect(metrics).toMatch(
-        /kubemacpool_certificate_expiry_timestamp_seconds\{certificate="serving"\} \d+/,
+        /kubemacpool_certificate_not_after_timestamp_seconds\{certificate="serving"\} \d+/,
       );
     });
 

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { KubevirtModule } from '../kubevirt/kubevirt.module';
+import { MetricsModule } from '../metrics/metrics.module';
 import { PodsModule } from '../pods/pods.module';
 import { PoolModule } from '../pool/pool.module';
 import { AdmissionRoutes } from './admission.routes';
@@ -7,7 +8,7 @@ import { AdmissionService } from './admission.service';
 
 /** The webhook HTTP surface: /mutate-pods and /mutate-virtualmachines (AdmissionReview v1 and v1beta1). */
 @Module({
-  imports: [PodsModule, KubevirtModule, PoolModule],
+  imports: [PodsModule, KubevirtModule, PoolModule, MetricsModule],
   providers: [AdmissionService, AdmissionRoutes],
 })
 export class AdmissionModule {}

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config';
 import { VirtualMachineAdmissionService } from '../kubevirt/virtual-machine-admission.service';
+import { AdmissionMetrics } from '../metrics/admission-metrics.service';
 import { PodAdmissionService } from '../pods/pod-admission.service';
 import { PoolService } from '../pool/pool.service';
 import {
@@ -41,6 +42,7 @@ export class AdmissionService {
     virtualMachines: VirtualMachineAdmissionService,
     config: AppConfig,
     private readonly pool: PoolService,
+    private readonly metrics: AdmissionMetrics,
   ) {
     this.mutators = { pods, virtualmachines: virtualMachines };
     this.debug = config.logLevel === 'debug' || config.logLevel === 'verbose';
@@ -69,6 +71,7 @@ export class AdmissionService {
       return allowed(apiVersion, uid, mutation.patch, mutation.warnings);
     } catch (error) {
       if (error instanceof MutationException) {
+        this.metrics.allocationFailed(error.code);
         if (this.debug) {
           this.logger.debug('denied', {
             ...fields(uid, request),
@@ -78,6 +81,7 @@ export class AdmissionService {
         }
         return denied(apiVersion, uid, DENIAL_STATUS[error.code], error.message);
       }
+      this.metrics.allocationFailed(MutationExceptionCode.INTERNAL);
       this.logger.error('admission failed', {
         ...fields(uid, request),
         error: error instanceof Error ? (error.stack ?? error.message) : String(error),

@@ -3,6 +3,7 @@ import { type V1MutatingWebhookConfiguration, type V1Secret } from '@kubernetes/
 import { AppConfig } from '../../config/app-config';
 import { describeError } from '../kube/kube-errors';
 import { type ResourceWatch } from '../kube/resource-watch';
+import { CertificateExpiryService } from './certificate-expiry.service';
 import { CertificateManagerService } from './certificate-manager.service';
 import { CertificateRepository } from './certificate.repository';
 import { SERVING_SECRET_NAME, caSecretName } from './certificates.constants';
@@ -23,6 +24,7 @@ export class CertificateWatcherService implements OnApplicationBootstrap, OnModu
     private readonly manager: CertificateManagerService,
     private readonly serving: ServingCertificateService,
     private readonly config: AppConfig,
+    private readonly expiry: CertificateExpiryService,
   ) {}
 
   /** Starts the watches without waiting for them: the replica stays not ready until the certificate is loaded. */
@@ -31,8 +33,14 @@ export class CertificateWatcherService implements OnApplicationBootstrap, OnModu
       this.logger.warn('watch interrupted, resuming', { error: describeError(error) });
     const namespace = this.config.namespace;
     const ca = this.repository.watchSecret(namespace, caSecretName(this.config.webhook.configurationName), {
-      onSync: () => void this.manager.trigger(),
-      onEvent: () => void this.manager.trigger(),
+      onSync: (items) => {
+        this.expiry.observeCaSecret(items[0]);
+        void this.manager.trigger();
+      },
+      onEvent: (type, secret) => {
+        this.expiry.observeCaSecret(type === 'DELETED' ? undefined : secret);
+        void this.manager.trigger();
+      },
       onError,
     });
     const serving = this.repository.watchSecret(namespace, SERVING_SECRET_NAME, {

@@ -1,14 +1,11 @@
 import { Module } from '@nestjs/common';
-import { makeCounterProvider, makeGaugeProvider } from '@willsoto/nestjs-prometheus';
+import { makeCounterProvider } from '@willsoto/nestjs-prometheus';
+import { CertificateExpiryService } from './certificate-expiry.service';
 import { CertificateManagerService } from './certificate-manager.service';
 import { CertificateRepository } from './certificate.repository';
 import { CertificateWatcherService } from './certificate-watcher.service';
 import { X509Repository } from './x509.repository';
-import {
-  CERTIFICATE_EXPIRY_METRIC,
-  CERTIFICATE_RELOAD_FAILURES_METRIC,
-  ServingCertificateService,
-} from './serving-certificate.service';
+import { CERTIFICATE_RELOAD_FAILURES_METRIC, ServingCertificateService } from './serving-certificate.service';
 
 /**
  * The webhook's own CA and serving certificate, stored in Secrets, injected into the webhook configuration's
@@ -21,16 +18,12 @@ import {
     CertificateManagerService,
     ServingCertificateService,
     CertificateWatcherService,
-    makeGaugeProvider({
-      name: CERTIFICATE_EXPIRY_METRIC,
-      help: 'Expiry (Unix seconds) of the certificate this replica serves.',
-      labelNames: ['certificate'],
-    }),
+    CertificateExpiryService,
     makeCounterProvider({
       name: CERTIFICATE_RELOAD_FAILURES_METRIC,
       help: 'Serving certificates refused by this replica (unparsable, or key and certificate do not match).',
     }),
   ],
-  exports: [ServingCertificateService, CertificateManagerService, X509Repository],
+  exports: [ServingCertificateService, CertificateManagerService, CertificateExpiryService, X509Repository],
 })
 export class CertificatesModule {}

@@ -3,8 +3,9 @@ import { X509Certificate } from 'node:crypto';
 import { Agent, request } from 'node:https';
 import { type AddressInfo } from 'node:net';
 import { type Server as TlsServer, connect } from 'node:tls';
-import { Counter, Gauge } from 'prom-client';
+import { Counter } from 'prom-client';
 import { ReadinessService } from '../health/readiness.service';
+import { CertificateExpiryService } from './certificate-expiry.service';
 import { ServingCertificateService } from './serving-certificate.service';
 import { type CertifiedKey, X509Repository } from './x509.repository';
 
@@ -47,7 +48,7 @@ describe('ServingCertificateService', () => {
   let serving: ServingCertificateService;
   let readiness: ReadinessService;
   const failures = new Counter({ name: 'test_reload_failures', help: 'h', registers: [] });
-  const expiry = new Gauge({ name: 'test_expiry', help: 'h', labelNames: ['certificate'], registers: [] });
+  const expiry = new CertificateExpiryService();
   let a: CertifiedKey;
   let b: CertifiedKey;
 
@@ -76,6 +77,7 @@ describe('ServingCertificateService', () => {
     expect(await presentedName(port)).toBe('CN=cert-a');
     expect(readiness.problems()).toEqual([]);
     expect(serving.fingerprint).toBe(new X509Certificate(a.certificatePem).fingerprint256);
+    expect(expiry.servingNotAfter).toBe(Date.parse(new X509Certificate(a.certificatePem).validTo));
     expect(serving.apply(secret(b))).toBe(true);
     expect(await presentedName(port)).toBe('CN=cert-b');
   });
@@ -87,6 +89,7 @@ describe('ServingCertificateService', () => {
     );
     expect(serving.apply({ data: { 'tls.crt': Buffer.from('junk').toString('base64') } })).toBe(false);
     expect((await failures.get()).values[0]?.value).toBe(before + 2);
+    expect(expiry.servingNotAfter).toBe(Date.parse(new X509Certificate(b.certificatePem).validTo));
     expect(await presentedName(port)).toBe('CN=cert-b');
   });
 

@@ -3,12 +3,12 @@ import { type V1Secret } from '@kubernetes/client-node';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import { type FastifyInstance } from 'fastify';
 import { type Server as TlsServer, type TLSSocket } from 'node:tls';
-import { type Counter, type Gauge } from 'prom-client';
+import { type Counter } from 'prom-client';
 import { ReadinessService } from '../health/readiness.service';
+import { CertificateExpiryService } from './certificate-expiry.service';
 import { TLS_CERT_KEY, TLS_KEY_KEY } from './certificates.constants';
 import { keyMatches, parseCertificates } from './certificate-material';
 
-export const CERTIFICATE_EXPIRY_METRIC = 'kubemacpool_certificate_expiry_timestamp_seconds';
 export const CERTIFICATE_RELOAD_FAILURES_METRIC = 'kubemacpool_certificate_reload_failures_total';
 
 const GENERATION = Symbol('kubemacpool.tlsGeneration');
@@ -33,7 +33,7 @@ export class ServingCertificateService {
 
   constructor(
     readiness: ReadinessService,
-    @InjectMetric(CERTIFICATE_EXPIRY_METRIC) private readonly expiry: Gauge<string>,
+    private readonly expiry: CertificateExpiryService,
     @InjectMetric(CERTIFICATE_RELOAD_FAILURES_METRIC) private readonly failures: Counter<string>,
   ) {
     readiness.register('serving certificate', () =>
@@ -80,7 +80,7 @@ export class ServingCertificateService {
     }
     this.generation++;
     this.loadedFingerprint = leaf.fingerprint;
-    this.expiry.set({ certificate: 'serving' }, Math.floor(leaf.notAfter / 1000));
+    this.expiry.observeServing(leaf.notAfter);
     this.logger.log('serving certificate loaded', {
       fingerprint: leaf.fingerprint,
       notAfter: new Date(leaf.notAfter).toISOString(),

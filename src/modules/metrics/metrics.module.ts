@@ -1,21 +1,45 @@
 import { Module, type OnModuleDestroy } from '@nestjs/common';
-import { makeGaugeProvider } from '@willsoto/nestjs-prometheus';
+import { makeCounterProvider, makeGaugeProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
 import { type Gauge, register } from 'prom-client';
+import { CertificateExpiryService } from '../certificates/certificate-expiry.service';
+import { CertificatesModule } from '../certificates/certificates.module';
 import { PoolModule } from '../pool/pool.module';
 import { PoolService } from '../pool/pool.service';
+import { AdmissionMetrics } from './admission-metrics.service';
 import {
+  ALLOCATION_FAILURES_METRIC,
+  CERTIFICATE_NOT_AFTER_METRIC,
+  DUPLICATE_VM_MACS_METRIC,
   POOL_ENTRIES_METRIC,
   POOL_SHARED_METRIC,
   POOL_SIZE_METRIC,
   POOL_USED_METRIC,
+  WEBHOOK_IN_FLIGHT_METRIC,
+  WEBHOOK_LATENCY_BUCKETS,
+  WEBHOOK_LATENCY_METRIC,
+  WEBHOOK_REQUESTS_METRIC,
 } from './metrics.constants';
 
+const OWN_METRICS = [
+  POOL_SIZE_METRIC,
+  POOL_USED_METRIC,
+  POOL_ENTRIES_METRIC,
+  POOL_SHARED_METRIC,
+  DUPLICATE_VM_MACS_METRIC,
+  WEBHOOK_LATENCY_METRIC,
+  WEBHOOK_REQUESTS_METRIC,
+  WEBHOOK_IN_FLIGHT_METRIC,
+  ALLOCATION_FAILURES_METRIC,
+  CERTIFICATE_NOT_AFTER_METRIC,
+];
+
 /**
- * Pool gauges, read from the pool at scrape time so they cost nothing on the admission path. They are served by
- * MetricsHttpModule on METRICS_ADDR.
+ * The manager's metrics. Gauges read the pool and the certificates at scrape time, so they cost nothing on the
+ * admission path; the admission routes measure through AdmissionMetrics. They are served by MetricsHttpModule on
+ * METRICS_ADDR; docs/metrics.md is generated from this registry (`npm run docs:metrics`).
  */
 @Module({
-  imports: [PoolModule],
+  imports: [PoolModule, CertificatesModule],
   providers: [
     makeGaugeProvider({
       name: POOL_SIZE_METRIC,
@@ -52,15 +76,63 @@ import {
         this.set(pool.pool.stats().shared);
       },
     }),
+    makeGaugeProvider({
+      name: DUPLICATE_VM_MACS_METRIC,
+      help: '[DEPRECATED] MAC addresses that more than one VirtualMachine interface holds right now (a gauge, recomputed live). Use kmp_mac_collisions instead.',
+      inject: [PoolService],
+      collect(this: Gauge, pool: PoolService) {
+        this.set(pool.pool.stats().vmDuplicates);
+      },
+    }),
+    makeHistogramProvider({
+      name: WEBHOOK_LATENCY_METRIC,
+      help: 'Histogram of the latency of processing admission requests',
+      labelNames: ['webhook'],
+      buckets: [...WEBHOOK_LATENCY_BUCKETS],
+    }),
+    makeCounterProvider({
+      name: WEBHOOK_REQUESTS_METRIC,
+      help: 'Total number of admission requests by HTTP status code.',
+      labelNames: ['webhook', 'code'],
+    }),
+    makeGaugeProvider({
+      name: WEBHOOK_IN_FLIGHT_METRIC,
+      help: 'Current number of admission requests being served.',
+      labelNames: ['webhook'],
+      inject: [AdmissionMetrics],
+      collect(this: Gauge, admission: AdmissionMetrics) {
+        for (const instrument of admission.webhooks())
+          this.set({ webhook: instrument.path }, instrument.inFlight);
+      },
+    }),
+    makeCounterProvider({
+      name: ALLOCATION_FAILURES_METRIC,
+      help: 'Allocations denied or failed at admission, by reason (docs/metrics.md lists the reasons).',
+      labelNames: ['reason'],
+    }),
+    makeGaugeProvider({
+      name: CERTIFICATE_NOT_AFTER_METRIC,
+      help: 'Expiry (not-after, Unix seconds) of the webhook CA and of the serving certificate this replica serves, by certificate (ca, serving); absent until read.',
+      labelNames: ['certificate'],
+      inject: [CertificateExpiryService],
+      collect(this: Gauge, expiry: CertificateExpiryService) {
+        this.reset();
+        if (expiry.caNotAfter !== undefined)
+          this.set({ certificate: 'ca' }, Math.floor(expiry.caNotAfter / 1000));
+        if (expiry.servingNotAfter !== undefined)
+          this.set({ certificate: 'serving' }, Math.floor(expiry.servingNotAfter / 1000));
+      },
+    }),
+    AdmissionMetrics,
   ],
+  exports: [AdmissionMetrics],
 })
 export class MetricsModule implements OnModuleDestroy {
   /**
    * The library registers metrics in prom-client's global registry and reuses them by name; remove ours so an app
-   * created later in the same process (tests) collects from its own pool, not from this one.
+   * created later in the same process (tests) collects from its own services, not from this one's.
    */
   onModuleDestroy(): void {
-    for (const name of [POOL_SIZE_METRIC, POOL_USED_METRIC, POOL_ENTRIES_METRIC, POOL_SHARED_METRIC])
-      register.removeSingleMetric(name);
+    for (const name of OWN_METRICS) register.removeSingleMetric(name);
   }
 }
