@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { type AddressInfo } from 'node:net';
 import { virtualMachine } from '../fixtures/objects';
-import { DASHBOARD_PATH } from '../support/monitoring-manifests';
+import { dashboardQueries } from '../support/monitoring-manifests';
 import { KUBEMACPOOL_JOB, MonitoringStack } from '../support/prometheus';
 import { VM_API, WebhookEnvironment, apiErrorMessage, waitUntil } from '../support/webhook';
 import { PoolService } from '../../src/modules/pool/pool.service';
@@ -10,32 +9,6 @@ import { PoolService } from '../../src/modules/pool/pool.service';
 const RANGE = { RANGE_START: '02:bc:00:00:00:00', RANGE_END: '02:bc:00:00:00:13' };
 const RANGE_SIZE = 20;
 const VMI_API = { group: 'kubevirt.io', version: 'v1', plural: 'virtualmachineinstances' } as const;
-
-interface Panel {
-  title: string;
-  type: string;
-  targets?: { expr: string }[];
-  panels?: Panel[];
-}
-
-/** Grafana's variables in the dashboard's queries, as a dashboard on this harness' Prometheus would set them. */
-const DASHBOARD_VARIABLES: Record<string, string> = { job: KUBEMACPOOL_JOB, __rate_interval: '1m' };
-
-/** Every query of every panel (rows included), with Grafana's variables replaced. */
-function dashboardQueries(): { panel: string; expr: string }[] {
-  const dashboard = JSON.parse(readFileSync(DASHBOARD_PATH, 'utf8')) as { panels: Panel[] };
-  const panels = dashboard.panels.flatMap((panel) => [panel, ...(panel.panels ?? [])]);
-  return panels.flatMap((panel) =>
-    (panel.targets ?? []).map((target) => ({
-      panel: panel.title,
-      expr: target.expr.replace(/\$\{?(\w+)\}?/g, (variable: string, name: string) => {
-        const value = DASHBOARD_VARIABLES[name];
-        if (value === undefined) throw new Error(`panel ${panel.title}: unknown variable ${variable}`);
-        return value;
-      }),
-    })),
-  );
-}
 
 describe('monitoring with a real Prometheus and Alertmanager', () => {
   const env = new WebhookEnvironment();
@@ -98,15 +71,18 @@ describe('monitoring with a real Prometheus and Alertmanager', () => {
     await startRunningVmi(namespace, 'vmi-a', '02:bc:00:00:00:ff');
     await startRunningVmi(namespace, 'vmi-b', '02:bc:00:00:00:ff');
     try {
-      const queries = dashboardQueries();
+      const queries = dashboardQueries({ job: KUBEMACPOOL_JOB, __rate_interval: '1m' });
       expect(queries.length).toBeGreaterThan(10);
+      /** Panels whose query returned no series (or an error) in the last round. */
       let empty: string[] = [];
       await waitUntil(
         'every dashboard query to return a series',
         async () => {
           empty = [];
           for (const { panel, expr } of queries) {
-            if ((await stack.query(expr)).length === 0) empty.push(`${panel}: ${expr}`);
+            const series = await stack.query(expr).catch((error: Error) => error.message);
+            if (typeof series === 'string') empty.push(`${panel}: ${expr}: ${series}`);
+            else if (series.length === 0) empty.push(`${panel}: ${expr}`);
           }
           return empty.length === 0 ? true : undefined;
         },

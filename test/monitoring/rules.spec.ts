@@ -1,10 +1,19 @@
 import { loadYaml } from '@kubernetes/client-node';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   RUNBOOKS_DIR,
   alertingRules,
+  dashboardQueries,
   loadMonitoringObjects,
   loadPrometheusRule,
   promtool,
@@ -17,7 +26,7 @@ interface RuleTests {
   tests: { alert_rule_test?: { alertname: string; exp_alerts?: unknown[] }[] }[];
 }
 
-describe('the PrometheusRule in k8s/monitoring', () => {
+describe('the alert rules and dashboard in k8s/monitoring', () => {
   let dir: string;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'kmp-rules-'));
@@ -101,6 +110,19 @@ describe('the PrometheusRule in k8s/monitoring', () => {
       ];
     });
     expect(untested).toEqual([]);
+  });
+
+  it('has a Grafana dashboard whose queries are all valid PromQL (promtool check rules on them)', async () => {
+    const queries = dashboardQueries({ job: 'kubemacpool-metrics-service', __rate_interval: '1m' });
+    expect(queries.length).toBeGreaterThan(10);
+    // Recording rules are the one way promtool parses arbitrary expressions without a server.
+    const rules = queries.map(({ expr }, i) => ({ record: `dashboard:query_${i}`, expr }));
+    writeFileSync(join(dir, 'dashboard.yaml'), JSON.stringify({ groups: [{ name: 'dashboard', rules }] }));
+    const result = await promtool(['check', 'rules', 'dashboard.yaml'], dir);
+    expect(result).toEqual({
+      code: 0,
+      output: expect.stringContaining(`SUCCESS: ${rules.length} rules found`),
+    });
   });
 
   it('ships the Service, ServiceMonitor and RBAC upstream monitoring has, all in kubemacpool-system', () => {

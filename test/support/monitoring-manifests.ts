@@ -62,6 +62,31 @@ export function writeRuleFile(path: string): string {
   return path;
 }
 
+interface DashboardPanel {
+  title: string;
+  targets?: { expr: string }[];
+  panels?: DashboardPanel[];
+}
+
+/**
+ * Every query of every panel of the Grafana dashboard (rows included), with Grafana's variables (`$job`,
+ * `$__rate_interval`, ...) replaced by `variables`; a variable without a value is an error naming the panel.
+ */
+export function dashboardQueries(variables: Record<string, string>): { panel: string; expr: string }[] {
+  const dashboard = JSON.parse(readFileSync(DASHBOARD_PATH, 'utf8')) as { panels: DashboardPanel[] };
+  const panels = dashboard.panels.flatMap((panel) => [panel, ...(panel.panels ?? [])]);
+  return panels.flatMap((panel) =>
+    (panel.targets ?? []).map((target) => ({
+      panel: panel.title,
+      expr: target.expr.replace(/\$\{?(\w+)\}?/g, (variable: string, name: string) => {
+        const value = variables[name];
+        if (value === undefined) throw new Error(`panel ${panel.title}: no value for ${variable}`);
+        return value;
+      }),
+    })),
+  );
+}
+
 /** The promtool binary: PROMTOOL, else from PATH (Debian package `prometheus`). */
 export const PROMTOOL = process.env.PROMTOOL ?? 'promtool';
 
@@ -79,6 +104,7 @@ export async function promtool(args: string[], cwd: string): Promise<{ code: num
     if (failure.code === 'ENOENT') {
       throw new Error(
         `${PROMTOOL} not found: install the Debian package 'prometheus' (apt-get install prometheus), or set PROMTOOL`,
+        { cause: error },
       );
     }
     return { code: Number(failure.code ?? 1), output: `${failure.stdout ?? ''}${failure.stderr ?? ''}` };

@@ -144,18 +144,19 @@ interface Notification {
 
 /** The Alertmanager webhook receiver: a tiny HTTP server in the test process that records every notification. */
 export class AlertReceiver {
-  readonly notifications: Notification[] = [];
-
-  private constructor(private readonly server: Server) {}
+  private constructor(
+    private readonly server: Server,
+    readonly notifications: Notification[],
+  ) {}
 
   static async start(): Promise<AlertReceiver> {
-    let receiver: AlertReceiver | undefined;
+    const notifications: Notification[] = [];
     const server = createServer((request: IncomingMessage, response: ServerResponse) => {
       const chunks: Buffer[] = [];
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
       request.on('end', () => {
         try {
-          receiver?.notifications.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Notification);
+          notifications.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Notification);
           response.writeHead(200).end();
         } catch {
           response.writeHead(400).end();
@@ -163,8 +164,7 @@ export class AlertReceiver {
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    receiver = new AlertReceiver(server);
-    return receiver;
+    return new AlertReceiver(server, notifications);
   }
 
   get url(): string {
