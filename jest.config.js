@@ -46,6 +46,8 @@ module.exports = {
   testTimeout: 60_000,
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
+    // The shipped alert rules through promtool (Debian package `prometheus`); no control plane.
+    { ...common, displayName: 'monitoring', testMatch: ['<rootDir>/test/monitoring/**/*.spec.ts'] },
     {
       ...common,
       displayName: 'integration',
