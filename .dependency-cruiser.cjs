@@ -2,7 +2,7 @@
  * The layering `npm run lint` enforces (docs/architecture.md explains it). Each rule names what it protects; a
  * violation fails lint.
  */
-const FEATURES = '(admission|certificates|health|kubevirt|lifecycle|metrics|namespaces|pods)';
+const FEATURES = '(admission|certificates|collisions|health|kubevirt|lifecycle|metrics|namespaces|pods)';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -72,6 +72,23 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/modules/(admission|lifecycle)/' },
       to: { path: '^src/modules/(admission|lifecycle)/', pathNot: '^src/modules/$1/' },
+    },
+    {
+      name: 'collisions-only-observe',
+      comment:
+        'Collision detection reads running objects and reports; it allocates nothing. It uses kube, the namespace ' +
+        'scope, the pool (MAC values, the rebuilt signal) and the pods read-side parser, never admission, mutation ' +
+        'or the life cycle.',
+      severity: 'error',
+      from: { path: '^src/modules/collisions/' },
+      to: { path: '^src/modules/(admission|certificates|health|kubevirt|lifecycle|metrics|mutation)/' },
+    },
+    {
+      name: 'nothing-depends-on-collisions',
+      comment: 'Collision detection is a leaf feature: only the application module wires it in.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/(app\\.module\\.ts$|modules/collisions/)' },
+      to: { path: '^src/modules/collisions/' },
     },
     {
       name: 'common-is-leaf',

@@ -4,6 +4,7 @@ import { type AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { AdmissionModule } from './modules/admission/admission.module';
 import { CertificatesModule } from './modules/certificates/certificates.module';
+import { CollisionsModule } from './modules/collisions/collisions.module';
 import { HealthModule } from './modules/health/health.module';
 import { KubeModule } from './modules/kube/kube.module';
 import { KubevirtModule } from './modules/kubevirt/kubevirt.module';
@@ -32,6 +33,7 @@ export class AppModule {
         KubevirtModule,
         PodsModule,
         LifecycleModule,
+        CollisionsModule,
       ],
     };
   }

@@ -4,3 +4,10 @@ export const VIRTUAL_MACHINES_API = {
   version: 'v1',
   plural: 'virtualmachines',
 } as const;
+
+/** The KubeVirt VirtualMachineInstance collection (`kubevirt.io/v1`). */
+export const VIRTUAL_MACHINE_INSTANCES_API = {
+  group: 'kubevirt.io',
+  version: 'v1',
+  plural: 'virtualmachineinstances',
+} as const;

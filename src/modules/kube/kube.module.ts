@@ -3,9 +3,16 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { ConfigMapRepository } from './config-map.repository';
 import { EventRepository } from './event.repository';
 import { PodRepository } from './pod.repository';
+import { VirtualMachineInstanceRepository } from './virtual-machine-instance.repository';
 import { VirtualMachineRepository } from './virtual-machine.repository';
 
-const REPOSITORIES = [ConfigMapRepository, EventRepository, PodRepository, VirtualMachineRepository];
+const REPOSITORIES = [
+  ConfigMapRepository,
+  EventRepository,
+  PodRepository,
+  VirtualMachineRepository,
+  VirtualMachineInstanceRepository,
+];
 
 /**
  * The Kubernetes client configuration: KUBECONFIG or ~/.kube/config when present, the in-cluster service account

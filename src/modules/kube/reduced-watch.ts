@@ -21,13 +21,14 @@ export interface ReducedWatchOptions<T extends KubeObject> extends WatchHandlers
 /** Builds the ResourceWatch behind a repository's reduced watch of one collection. */
 export function reducedWatch<T extends KubeObject>(
   kubeConfig: KubeConfig,
-  collection: { path: string; accept?: string; absentPollMs?: number },
+  collection: { path: string; query?: Record<string, string>; accept?: string; absentPollMs?: number },
   list: () => Promise<ListResult<T>>,
   options: ReducedWatchOptions<T>,
 ): CollectionWatch {
   const { reduce, aroundList = (run) => run() } = options;
   return new ResourceWatch<T>(kubeConfig, {
     path: collection.path,
+    query: collection.query,
     accept: collection.accept,
     absentPollMs: collection.absentPollMs,
     list: () => aroundList(list),

@@ -9,13 +9,28 @@ import { MacPool } from './mac-pool';
 @Injectable()
 export class PoolService {
   readonly pool: MacPool;
+  private rebuilt = false;
+  private resolveRebuilt!: () => void;
+  /**
+   * Resolves once the pool was rebuilt: work that must not compete with the rebuild for the CPU and memory (collision
+   * detection's lists) waits for it.
+   */
+  readonly whenReady = new Promise<void>((resolve) => (this.resolveRebuilt = resolve));
+
+  constructor(config: AppConfig) {
+    this.pool = new MacPool(config.range);
+  }
+
   /**
    * False until the pool was rebuilt from the cluster: allocating before that could hand out a MAC a running object
    * already has, so admissions are refused meanwhile.
    */
-  ready = false;
+  get ready(): boolean {
+    return this.rebuilt;
+  }
 
-  constructor(config: AppConfig) {
-    this.pool = new MacPool(config.range);
+  set ready(value: boolean) {
+    this.rebuilt = value;
+    if (value) this.resolveRebuilt();
   }
 }
