@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { buildWebhookConfiguration } from '../src/common/webhook-configuration';
 import { METADATA_ONLY, listAll } from '../src/modules/kube/kube-http';
 import { isConflict } from '../src/modules/kube/kube-errors';
+import { type CoreV1Api, type CustomObjectsApi } from '@kubernetes/client-node';
 import { MacAddress } from '../src/modules/pool/mac-address';
 import { POOL_USED_METRIC } from '../src/modules/metrics/metrics.constants';
 import { podWithNetworks, virtualMachine } from '../test/fixtures/objects';
@@ -12,6 +13,8 @@ import { benchCluster } from './bench-cluster';
 import { type BenchResult, type BenchSuite, median, secondsSince, settledHeapBytes } from './harness';
 
 const VM_API = { group: 'kubevirt.io', version: 'v1', plural: 'virtualmachines' } as const;
+const VMI_API = { group: 'kubevirt.io', version: 'v1', plural: 'virtualmachineinstances' } as const;
+const NETWORK_STATUS = 'k8s.v1.cni.cncf.io/network-status';
 const SCOPE = 'kubemacpool.io/bench-scope';
 const CONFIGURATION = 'kmp-rebuild';
 const MANAGER_NAMESPACE = 'kmp-rebuild';
@@ -28,17 +31,71 @@ function mac(offset: number): string {
   return MacAddress.format(RANGE_START + offset);
 }
 
+/** Even pods run with their network attached (Multus wrote network-status): collision detection watches those. */
+function runsWithNetworks(index: number): boolean {
+  return index % 2 === 0;
+}
+
 function bulkPod(index: number): Record<string, unknown> {
-  return podWithNetworks(`pod-${index}`, JSON.stringify([{ name: 'net1', mac: mac(index) }]));
+  const networkStatus: Record<string, string> = runsWithNetworks(index)
+    ? { [NETWORK_STATUS]: JSON.stringify([{ name: 'tenant-a/net1', interface: 'net1', mac: mac(index) }]) }
+    : {};
+  return podWithNetworks(`pod-${index}`, JSON.stringify([{ name: 'net1', mac: mac(index) }]), networkStatus);
+}
+
+/** The MACs of VM `index`'s two interfaces. */
+function vmMacs(index: number): [string, string] {
+  return [mac(VM_MAC_BASE + 2 * index), mac(VM_MAC_BASE + 2 * index + 1)];
+}
+
+/** A VirtualMachineInstance and, through its status subresource, Running with `macs` as virt-handler reports them. */
+async function createRunningVmi(custom: CustomObjectsApi, namespace: string, name: string, macs: string[]) {
+  const created = (await custom
+    .createNamespacedCustomObject({
+      ...VMI_API,
+      namespace,
+      body: { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', metadata: { name }, spec: {} },
+    })
+    .catch((error: unknown) => {
+      // A retry whose first create reached etcd: take the object as it is and set its status.
+      if (isConflict(error)) return custom.getNamespacedCustomObject({ ...VMI_API, namespace, name });
+      throw error;
+    })) as Record<string, unknown>;
+  const interfaces = macs.map((address, i) => ({ name: i === 0 ? 'default' : `br${i}`, mac: address }));
+  await custom.replaceNamespacedCustomObjectStatus({
+    ...VMI_API,
+    namespace,
+    name,
+    body: { ...created, status: { phase: 'Running', interfaces } },
+  });
+}
+
+/** Pod `index`; an even one then Running through its status subresource, as the kubelet reports it. */
+async function createBulkPod(core: CoreV1Api, index: number): Promise<void> {
+  const namespace = NAMESPACES[index % NAMESPACES.length];
+  const name = `pod-${index}`;
+  const created = await core
+    .createNamespacedPod({ namespace, body: bulkPod(index) as never })
+    .catch((error) => {
+      if (isConflict(error)) return core.readNamespacedPod({ namespace, name });
+      throw error;
+    });
+  if (!runsWithNetworks(index)) return;
+  await core.replaceNamespacedPodStatus({
+    namespace,
+    name,
+    body: { ...created, status: { phase: 'Running' } },
+  });
 }
 
 /** Masquerade on the pod network and one bridge on a Multus network, both with their MAC set. */
 function bulkVm(index: number): Record<string, unknown> {
+  const [first, second] = vmMacs(index);
   return virtualMachine(
     `vm-${index}`,
     [
-      { name: 'default', binding: 'masquerade', macAddress: mac(VM_MAC_BASE + 2 * index) },
-      { name: 'br1', binding: 'bridge', macAddress: mac(VM_MAC_BASE + 2 * index + 1) },
+      { name: 'default', binding: 'masquerade', macAddress: first },
+      { name: 'br1', binding: 'bridge', macAddress: second },
     ],
     [{ name: 'default' }, { name: 'br1', multus: 'tenant-a/br1' }],
   );
@@ -80,6 +137,20 @@ async function createAll(
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
 }
 
+/** Waits until `kmp_mac_collisions{mac}` reads 2 (bounded): the seeded pod–VMI collision is reported. */
+async function waitForCollision(manager: ManagerProcess, collisionMac: string): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const value = await manager.metric('kmp_mac_collisions', `{mac="${collisionMac}"}`).catch(() => 0);
+    if (value === 2) return;
+    if (Date.now() > deadline)
+      throw new Error(
+        `kmp_mac_collisions{mac="${collisionMac}"} is ${value}, expected 2; log: ${manager.logPath}`,
+      );
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 /** Peak resident set (VmHWM) of a process, in MiB. */
 function peakRssMiB(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8')
@@ -111,8 +182,9 @@ export const rebuildSuite: BenchSuite = {
      * The webhook configuration (scoped to the bulk namespaces) exists only while a manager runs: the objects are
      * created without it, so the API server never calls a webhook for them and no manager needs to be up.
      */
-    const measure = async (size: string, expectedUsed: number, runs = STARTS) => {
+    const measure = async (size: string, expectedUsed: number, runs = STARTS, collisionMac?: string) => {
       const ready: number[] = [];
+      const synced: number[] = [];
       const rss: number[] = [];
       const heap = { used: NaN, total: NaN };
       let used = NaN;
@@ -129,6 +201,13 @@ export const rebuildSuite: BenchSuite = {
         });
         try {
           ready.push(await manager.start());
+          if (collisionMac !== undefined) {
+            // Collision detection lists after the pool rebuild and reports once both its lists are applied: the
+            // seeded collision's series appearing is the moment it is synced. The peak RSS is read after it.
+            const readyAt = Date.now();
+            await waitForCollision(manager, collisionMac);
+            synced.push(ready.at(-1)! + Date.now() - readyAt);
+          }
           rss.push(peakRssMiB(manager.pid!));
           used = await manager.metric(POOL_USED_METRIC);
           for (const key of ['used', 'total'] as const)
@@ -143,11 +222,18 @@ export const rebuildSuite: BenchSuite = {
           await admission.deleteMutatingWebhookConfiguration({ name: CONFIGURATION });
         }
         console.error(
-          `rebuild: ${size}: ready in ${ready.at(-1)} ms, peak RSS ${rss.at(-1)!.toFixed(1)} MiB, ` +
+          `rebuild: ${size}: ready in ${ready.at(-1)} ms` +
+            (synced.length > 0 ? `, collisions synced in ${synced.at(-1)} ms` : '') +
+            `, peak RSS ${rss.at(-1)!.toFixed(1)} MiB, ` +
             `heap after ready ${heap.used.toFixed(1)} MiB used of ${heap.total.toFixed(1)} MiB`,
         );
       }
-      return { readyMs: median(ready), rssMiB: Number(median(rss).toFixed(1)), used };
+      return {
+        readyMs: median(ready),
+        syncedMs: synced.length > 0 ? median(synced) : undefined,
+        rssMiB: Number(median(rss).toFixed(1)),
+        used,
+      };
     };
 
     /**
@@ -171,9 +257,7 @@ export const rebuildSuite: BenchSuite = {
       vms: [number, number],
       targets: { ready?: string; rss?: string },
     ) => {
-      await createAll(`${size}: pods`, pods[0], pods[1], (i) =>
-        core.createNamespacedPod({ namespace: NAMESPACES[i % NAMESPACES.length], body: bulkPod(i) as never }),
-      );
+      await createAll(`${size}: pods`, pods[0], pods[1], (i) => createBulkPod(core, i));
       await createAll(`${size}: VMs`, vms[0], vms[1], (i) =>
         custom.createNamespacedCustomObject({
           ...VM_API,
@@ -181,9 +265,21 @@ export const rebuildSuite: BenchSuite = {
           body: bulkVm(i),
         }),
       );
-      const { readyMs, rssMiB, used } = await measure(size, pods[1] + 2 * vms[1]);
+      // Every VM runs: its instance reports the VM's MACs (the same object behind both, so no collision).
+      await createAll(`${size}: running VMIs`, vms[0], vms[1], (i) =>
+        createRunningVmi(custom, NAMESPACES[i % NAMESPACES.length], `vm-${i}`, vmMacs(i)),
+      );
+      // One seeded collision, between a VMI outside the pool and running pod-0 (same namespace), for the sync signal.
+      if (pods[0] === 0) await createRunningVmi(custom, NAMESPACES[0], 'collider', [mac(0)]);
+      const { readyMs, syncedMs, rssMiB, used } = await measure(size, pods[1] + 2 * vms[1], STARTS, mac(0));
       const results: BenchResult[] = [
-        { bench: `rebuild/ready-ms-${size}`, value: readyMs, unit: 'ms', target: targets.ready },
+        { bench: `rebuild/ready-ms-${size}`, value: readyMs, unit: 'ms' },
+        {
+          bench: `rebuild/collisions-synced-ms-${size}`,
+          value: syncedMs!,
+          unit: 'ms',
+          target: targets.ready,
+        },
         { bench: `rebuild/peak-rss-mib-${size}`, value: rssMiB, unit: 'MiB', target: targets.rss },
         { bench: `rebuild/pool-used-${size}`, value: used, unit: 'MACs' },
       ];

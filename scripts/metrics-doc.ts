@@ -7,6 +7,7 @@ import { type MetricObject, Registry, collectDefaultMetrics, register } from 'pr
 import { AppModule } from '../src/app.module';
 import { AppConfig } from '../src/config/app-config';
 import { MetricsHttpModule } from '../src/modules/metrics/metrics-http.module';
+import { MAC_COLLISIONS_METRIC } from '../src/modules/collisions/collisions.constants';
 import {
   ALLOCATION_FAILURE_REASONS,
   ALLOCATION_FAILURES_METRIC,
@@ -34,6 +35,13 @@ export interface MetricDescription {
  * label's values mean). Metrics without a note still get their row; a note for a metric the registry lacks fails.
  */
 const NOTES: Readonly<Record<string, string>> = {
+  [MAC_COLLISIONS_METRIC]: [
+    "Upstream's gauge: one series per MAC that two or more running objects share (Running VMIs by",
+    '`status.interfaces[].mac`, Running pods with `k8s.v1.cni.cncf.io/network-status` by their networks annotation),',
+    'in namespaces the kind is managed in. The value is the number of those objects; the series is deleted when',
+    'the collision clears (an object stops running, is deleted, leaves a managed namespace or changes its MAC).',
+    'The two VMIs of one live migration are not a collision. See [collisions.md](collisions.md).',
+  ].join('\n'),
   [DUPLICATE_VM_MACS_METRIC]: [
     "Upstream's name, kept so that the recording rules built on it (CNAO's `kubevirt_kmp_duplicate_macs` rules)",
     'keep working, with the semantics the product always documented rather than those upstream ships:',

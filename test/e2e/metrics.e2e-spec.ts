@@ -118,6 +118,12 @@ describe('metrics of a manager serving the real kube-apiserver', () => {
         ),
       );
       expect(notAfter).toBeGreaterThan(now);
+      // Renewal is due one overlap interval (the defaults: 24 h for both) before the end, and not yet.
+      const renewal = (await scrape(env)).get(
+        `kubemacpool_certificate_renewal_due_timestamp_seconds{certificate="${certificate}"}`,
+      );
+      expect(renewal).toBe(notAfter! - 24 * 3600);
+      expect(renewal).toBeGreaterThan(now);
     }
     const samples = await scrape(env);
     for (const name of [

@@ -120,4 +120,31 @@ describe('monitoring with a real Prometheus and Alertmanager', () => {
     await Promise.all(names.map((name) => deleteVm(namespace, name)));
     await stack.waitForAlert('KubemacpoolPoolAlmostFull', 'resolved', { after: firing, timeoutMs: 60_000 });
   }, 240_000);
+
+  it('delivers KubemacpoolMACCollisionDetected when two running VMIs share a MAC, and its resolution after one is deleted', async () => {
+    const since = new Date();
+    const namespace = await env.namespace('mon-collision');
+    await startRunningVmi(namespace, 'vmi-a', '02:bc:00:00:00:fe');
+    await startRunningVmi(namespace, 'vmi-b', '02:bc:00:00:00:fe');
+    try {
+      const firing = await stack.waitForAlert('KubemacpoolMACCollisionDetected', 'firing', { since });
+      // Upstream's alert as upstream writes it: severity warning, one colliding MAC in the description.
+      expect(firing.labels.severity).toBe('warning');
+      expect(firing.annotations.summary).toBe('MAC address collisions detected.');
+      expect(firing.annotations.description).toBe(
+        '1 MAC address(es) have collisions. Multiple running objects are using the same MAC address.',
+      );
+      expect(firing.annotations.runbook_url).toBe(
+        'https://kubevirt.io/monitoring/runbooks/KubemacpoolMACCollisionDetected',
+      );
+      await deleteVmi(namespace, 'vmi-b');
+      await stack.waitForAlert('KubemacpoolMACCollisionDetected', 'resolved', {
+        after: firing,
+        timeoutMs: 90_000,
+      });
+    } finally {
+      await deleteVmi(namespace, 'vmi-a').catch(() => undefined);
+      await deleteVmi(namespace, 'vmi-b').catch(() => undefined);
+    }
+  }, 240_000);
 });

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { type V1Secret } from '@kubernetes/client-node';
+import { AppConfig } from '../../config/app-config';
 import { CA_CERT_KEY } from './certificates.constants';
 import { parseCertificates } from './certificate-material';
 
@@ -13,6 +14,8 @@ export class CertificateExpiryService {
   private caNotAfter_: number | undefined;
   private servingNotAfter_: number | undefined;
 
+  constructor(private readonly config: AppConfig) {}
+
   /** Epoch milliseconds after which the CA is no longer valid. */
   get caNotAfter(): number | undefined {
     return this.caNotAfter_;
@@ -21,6 +24,23 @@ export class CertificateExpiryService {
   /** Epoch milliseconds after which the certificate this replica serves is no longer valid. */
   get servingNotAfter(): number | undefined {
     return this.servingNotAfter_;
+  }
+
+  /**
+   * Epoch milliseconds at which the CA is due to be replaced: the start of its overlap window (CA_OVERLAP_INTERVAL
+   * before it expires). A CA still in use after this means the renewal failed.
+   */
+  get caRenewalDue(): number | undefined {
+    return this.caNotAfter_ === undefined
+      ? undefined
+      : this.caNotAfter_ - this.config.certificates.caOverlapMs;
+  }
+
+  /** As caRenewalDue, for the serving certificate (CERT_OVERLAP_INTERVAL before it expires). */
+  get servingRenewalDue(): number | undefined {
+    return this.servingNotAfter_ === undefined
+      ? undefined
+      : this.servingNotAfter_ - this.config.certificates.certOverlapMs;
   }
 
   /** The CA Secret as last seen (undefined: deleted or not created yet). */

@@ -5,6 +5,7 @@ import { type AddressInfo } from 'node:net';
 import { type Server as TlsServer, connect } from 'node:tls';
 import { Counter } from 'prom-client';
 import { ReadinessService } from '../health/readiness.service';
+import { AppConfig } from '../../config/app-config';
 import { CertificateExpiryService } from './certificate-expiry.service';
 import { ServingCertificateService } from './serving-certificate.service';
 import { type CertifiedKey, X509Repository } from './x509.repository';
@@ -48,7 +49,9 @@ describe('ServingCertificateService', () => {
   let serving: ServingCertificateService;
   let readiness: ReadinessService;
   const failures = new Counter({ name: 'test_reload_failures', help: 'h', registers: [] });
-  const expiry = new CertificateExpiryService();
+  const expiry = new CertificateExpiryService(
+    AppConfig.fromEnvironment({ RANGE_START: '02:00:00:00:00:00', RANGE_END: '02:00:00:00:ff:ff' }),
+  );
   let a: CertifiedKey;
   let b: CertifiedKey;
 

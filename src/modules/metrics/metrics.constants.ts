@@ -21,6 +21,7 @@ export const WEBHOOK_LATENCY_BUCKETS: readonly number[] = Array.from({ length: 1
 export const ALLOCATION_FAILURES_METRIC = 'kmp_allocation_failures_total';
 
 export const CERTIFICATE_NOT_AFTER_METRIC = 'kubemacpool_certificate_not_after_timestamp_seconds';
+export const CERTIFICATE_RENEWAL_METRIC = 'kubemacpool_certificate_renewal_due_timestamp_seconds';
 
 /** One `reason` of kmp_allocation_failures_total: its label value and what it means (docs/metrics.md). */
 export interface AllocationFailureReason {

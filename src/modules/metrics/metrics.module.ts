@@ -9,6 +9,7 @@ import { AdmissionMetrics } from './admission-metrics.service';
 import {
   ALLOCATION_FAILURES_METRIC,
   CERTIFICATE_NOT_AFTER_METRIC,
+  CERTIFICATE_RENEWAL_METRIC,
   DUPLICATE_VM_MACS_METRIC,
   POOL_ENTRIES_METRIC,
   POOL_SHARED_METRIC,
@@ -31,6 +32,7 @@ const OWN_METRICS = [
   WEBHOOK_IN_FLIGHT_METRIC,
   ALLOCATION_FAILURES_METRIC,
   CERTIFICATE_NOT_AFTER_METRIC,
+  CERTIFICATE_RENEWAL_METRIC,
 ];
 
 /**
@@ -121,6 +123,19 @@ const OWN_METRICS = [
           this.set({ certificate: 'ca' }, Math.floor(expiry.caNotAfter / 1000));
         if (expiry.servingNotAfter !== undefined)
           this.set({ certificate: 'serving' }, Math.floor(expiry.servingNotAfter / 1000));
+      },
+    }),
+    makeGaugeProvider({
+      name: CERTIFICATE_RENEWAL_METRIC,
+      help: 'When the manager is due to replace the webhook CA and the serving certificate (Unix seconds: not-after minus CA_OVERLAP_INTERVAL or CERT_OVERLAP_INTERVAL), by certificate (ca, serving); a time in the past means the renewal is overdue.',
+      labelNames: ['certificate'],
+      inject: [CertificateExpiryService],
+      collect(this: Gauge, expiry: CertificateExpiryService) {
+        this.reset();
+        if (expiry.caRenewalDue !== undefined)
+          this.set({ certificate: 'ca' }, Math.floor(expiry.caRenewalDue / 1000));
+        if (expiry.servingRenewalDue !== undefined)
+          this.set({ certificate: 'serving' }, Math.floor(expiry.servingRenewalDue / 1000));
       },
     }),
     AdmissionMetrics,
