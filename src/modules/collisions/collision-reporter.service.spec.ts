@@ -100,4 +100,40 @@ describe('CollisionReporter', () => {
     expect(created).toHaveLength(40);
     expect(maxInFlight()).toBeLessThanOrEqual(4);
   });
+
+  it('frees the slot of an Event request that never answers, so later Events are still recorded', async () => {
+    jest.useFakeTimers();
+    try {
+      const registry = new Registry();
+      const gauge = new Gauge({
+        name: MAC_COLLISIONS_METRIC,
+        help: 'h',
+        labelNames: ['mac'],
+        registers: [registry],
+      });
+      const recorded: string[] = [];
+      let calls = 0;
+      const events = {
+        // The first four requests hang forever (half-open connections); later ones answer.
+        create: (namespace: string, body: CoreV1Event) =>
+          ++calls <= 4
+            ? new Promise<void>(() => undefined)
+            : Promise.resolve(void recorded.push(body.involvedObject.name!)),
+      } as unknown as EventRepository;
+      const reporter = new CollisionReporter(events, gauge);
+      const target = (ref: string): EventTarget => {
+        const [, namespace, name] = ref.split('/');
+        return { kind: 'Pod', apiVersion: 'v1', namespace, name };
+      };
+      reporter.report([{ mac: A, refs: ['pod/a/1', 'pod/a/2', 'pod/a/3', 'pod/a/4'] }], target);
+      reporter.report([{ mac: A + 1, refs: ['pod/b/5', 'pod/b/6'] }], target);
+      await jest.advanceTimersByTimeAsync(29_000);
+      expect(recorded).toEqual([]);
+      await jest.advanceTimersByTimeAsync(2_000);
+      await reporter.idle();
+      expect(recorded.sort()).toEqual(['5', '6']);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
 });

@@ -17,6 +17,13 @@ import { collisionMessage } from './running-object';
 const EVENTS_IN_FLIGHT = 4;
 /** Events waiting beyond this are dropped (and counted in a log line): a flood must not grow memory without end. */
 const MAX_QUEUED_EVENTS = 10_000;
+/**
+ * An Event request that has not settled by then frees its slot (it may still complete): a few half-open connections
+ * must not stop every later Event.
+ */
+const EVENT_DEADLINE_MS = 30_000;
+/** Objects named in one log line; the rest are counted. */
+const LOGGED_REFS = 10;
 
 /** An object an Event is recorded on. */
 export type EventTarget = Required<Pick<V1ObjectReference, 'kind' | 'apiVersion' | 'namespace' | 'name'>> &
@@ -55,7 +62,11 @@ export class CollisionReporter {
         continue;
       }
       this.gauge.set({ mac }, refs.length);
-      this.logger.warn('MAC collision', { mac, objects: refs });
+      this.logger.warn('MAC collision', {
+        mac,
+        count: refs.length,
+        objects: refs.length > LOGGED_REFS ? [...refs.slice(0, LOGGED_REFS), '…'] : refs,
+      });
       const message = collisionMessage(mac, refs);
       for (const ref of refs) {
         const object = target(ref);
@@ -111,19 +122,15 @@ export class CollisionReporter {
 
   private async record({ target, message }: QueuedEvent): Promise<void> {
     const now = new Date();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no answer within ${EVENT_DEADLINE_MS} ms`)),
+        EVENT_DEADLINE_MS,
+      );
+    });
     try {
-      await this.events.create(target.namespace, {
-        metadata: { generateName: `${target.name}.` },
-        involvedObject: target,
-        reason: COLLISION_EVENT_REASON,
-        message,
-        type: 'Warning',
-        source: { component: COLLISION_EVENT_COMPONENT },
-        reportingComponent: COLLISION_EVENT_COMPONENT,
-        firstTimestamp: now,
-        lastTimestamp: now,
-        count: 1,
-      });
+      await Promise.race([deadline, this.create(target, message, now)]);
     } catch (error) {
       this.logger.warn('cannot record the MACCollision Event', {
         kind: target.kind,
@@ -132,6 +139,23 @@ export class CollisionReporter {
         message,
         error: describeError(error),
       });
+    } finally {
+      clearTimeout(timer);
     }
+  }
+
+  private create(target: EventTarget, message: string, now: Date): Promise<void> {
+    return this.events.create(target.namespace, {
+      metadata: { generateName: `${target.name}.` },
+      involvedObject: target,
+      reason: COLLISION_EVENT_REASON,
+      message,
+      type: 'Warning',
+      source: { component: COLLISION_EVENT_COMPONENT },
+      reportingComponent: COLLISION_EVENT_COMPONENT,
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+    });
   }
 }

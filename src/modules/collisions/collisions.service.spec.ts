@@ -171,4 +171,14 @@ describe('CollisionsService', () => {
     await service.synced;
     expect(reports.map((r) => r.changes)).toEqual([[{ mac: VALUE, refs: ['pod/a/p1', 'pod/a/p2'] }]]);
   });
+
+  it('drops every VMI when their collection goes away (KubeVirt uninstalled while the watch was down)', async () => {
+    const { service, pods, vmis, reports } = await setup();
+    await vmis.list([vmi('a', 'v1'), vmi('a', 'v2')]);
+    await pods.list([]);
+    await service.synced;
+    expect(reports.map((r) => r.changes)).toEqual([[{ mac: VALUE, refs: ['vmi/a/v1', 'vmi/a/v2'] }]]);
+    await vmis.list([], true);
+    expect(reports.at(-1)!.changes).toEqual([{ mac: VALUE, refs: [] }]);
+  });
 });

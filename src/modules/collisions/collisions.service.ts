@@ -46,6 +46,8 @@ export class CollisionsService implements OnApplicationBootstrap, OnModuleDestro
     vmi: new Map(),
   };
   private readonly watches: CollectionWatch[] = [];
+  /** The invalid MACs last logged per object, so an object is logged again only when they change. */
+  private readonly loggedInvalid = new Map<string, string>();
   private reporting = false;
   private stopped = false;
   private kubevirtAbsent = false;
@@ -122,6 +124,9 @@ export class CollisionsService implements OnApplicationBootstrap, OnModuleDestro
   ): Promise<ListResult<RunningObject>> {
     const result = await list();
     const absent = result.absent === true;
+    // The collection went away (KubeVirt uninstalled) while the watch was down: its VMIs are gone too, and a list
+    // of an absent collection syncs nothing.
+    if (absent && this.objects.vmi.size > 0) this.resync('vmi', []);
     if (absent !== this.kubevirtAbsent) {
       this.kubevirtAbsent = absent;
       if (absent) this.logger.log('KubeVirt is not installed: collision detection compares pods only');
@@ -134,10 +139,11 @@ export class CollisionsService implements OnApplicationBootstrap, OnModuleDestro
     const ref = refOf(kind, object);
     if (ref === undefined) return;
     if (type === 'DELETED' || object.macs.length === 0) {
+      this.loggedInvalid.delete(ref);
       this.objects[kind].delete(ref);
       this.map.update(ref, undefined);
     } else {
-      this.warnInvalid(kind, object);
+      this.warnInvalid(kind, ref, object);
       this.objects[kind].set(ref, object);
       this.map.update(ref, this.managed(kind, object) ? object : undefined);
     }
@@ -150,10 +156,14 @@ export class CollisionsService implements OnApplicationBootstrap, OnModuleDestro
     for (const item of items) {
       const ref = refOf(kind, item);
       if (ref === undefined || item.macs.length === 0) continue;
-      this.warnInvalid(kind, item);
+      this.warnInvalid(kind, ref, item);
       present.set(ref, item);
     }
-    for (const ref of this.objects[kind].keys()) if (!present.has(ref)) this.map.update(ref, undefined);
+    for (const ref of this.objects[kind].keys()) {
+      if (present.has(ref)) continue;
+      this.loggedInvalid.delete(ref);
+      this.map.update(ref, undefined);
+    }
     this.objects[kind] = present;
     this.apply(kind);
     this.flush();
@@ -204,8 +214,14 @@ export class CollisionsService implements OnApplicationBootstrap, OnModuleDestro
     return { ...EVENT_KIND[kind], namespace: namespace!, name: name!, ...(uid === undefined ? {} : { uid }) };
   }
 
-  private warnInvalid(kind: CollisionKind, object: RunningObject): void {
-    if (object.invalidMacs === undefined) return;
+  private warnInvalid(kind: CollisionKind, ref: string, object: RunningObject): void {
+    if (object.invalidMacs === undefined) {
+      this.loggedInvalid.delete(ref);
+      return;
+    }
+    const invalid = object.invalidMacs.join(',');
+    if (this.loggedInvalid.get(ref) === invalid) return;
+    this.loggedInvalid.set(ref, invalid);
     const { namespace, name } = object.metadata;
     this.logger.warn('invalid MAC address skipped for collision detection', {
       kind,

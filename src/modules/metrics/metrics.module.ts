@@ -4,6 +4,7 @@ import { type Gauge, register } from 'prom-client';
 import { CertificateExpiryService } from '../certificates/certificate-expiry.service';
 import { CertificatesModule } from '../certificates/certificates.module';
 import { PoolModule } from '../pool/pool.module';
+import { type PoolStats } from '../pool/mac-pool';
 import { PoolService } from '../pool/pool.service';
 import { AdmissionMetrics } from './admission-metrics.service';
 import {
@@ -20,6 +21,27 @@ import {
   WEBHOOK_LATENCY_METRIC,
   WEBHOOK_REQUESTS_METRIC,
 } from './metrics.constants';
+
+/**
+ * Sets a gauge from the pool's figures once the pool was rebuilt. Before that it has no sample at all: a pool half
+ * rebuilt would read as a dip towards 0 after every restart, which the exhaustion forecast (predict_linear over
+ * hours) and the dashboard would take for real.
+ */
+export function whenRebuilt(
+  gauge: Gauge,
+  pool: PoolService,
+  set: (stats: PoolStats) => void,
+  labelled = false,
+): void {
+  if (pool.ready) {
+    set(pool.pool.stats());
+  } else if (labelled) {
+    gauge.reset();
+  } else {
+    // reset() leaves an unlabelled gauge at 0; remove() takes its one sample away.
+    gauge.remove();
+  }
+}
 
 const OWN_METRICS = [
   POOL_SIZE_METRIC,
@@ -56,7 +78,7 @@ const OWN_METRICS = [
       help: 'Distinct MAC addresses of the range held by at least one object.',
       inject: [PoolService],
       collect(this: Gauge, pool: PoolService) {
-        this.set(pool.pool.stats().used);
+        whenRebuilt(this, pool, (stats) => this.set(stats.used));
       },
     }),
     makeGaugeProvider({
@@ -65,9 +87,15 @@ const OWN_METRICS = [
       labelNames: ['state'],
       inject: [PoolService],
       collect(this: Gauge, pool: PoolService) {
-        const stats = pool.pool.stats();
-        this.set({ state: 'pending' }, stats.pending);
-        this.set({ state: 'committed' }, stats.committed);
+        whenRebuilt(
+          this,
+          pool,
+          (stats) => {
+            this.set({ state: 'pending' }, stats.pending);
+            this.set({ state: 'committed' }, stats.committed);
+          },
+          true,
+        );
       },
     }),
     makeGaugeProvider({
@@ -75,7 +103,7 @@ const OWN_METRICS = [
       help: 'MAC addresses held by more than one object: requested duplicates admitted under the Warn policy, and duplicates found when the pool was rebuilt.',
       inject: [PoolService],
       collect(this: Gauge, pool: PoolService) {
-        this.set(pool.pool.stats().shared);
+        whenRebuilt(this, pool, (stats) => this.set(stats.shared));
       },
     }),
     makeGaugeProvider({
@@ -83,7 +111,7 @@ const OWN_METRICS = [
       help: '[DEPRECATED] MAC addresses that more than one VirtualMachine interface holds right now (a gauge, recomputed live). Use kmp_mac_collisions instead.',
       inject: [PoolService],
       collect(this: Gauge, pool: PoolService) {
-        this.set(pool.pool.stats().vmDuplicates);
+        whenRebuilt(this, pool, (stats) => this.set(stats.vmDuplicates));
       },
     }),
     makeHistogramProvider({

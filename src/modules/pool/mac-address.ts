@@ -7,7 +7,7 @@ const HEX_BYTE = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2
 
 // The three notations Go's net.ParseMAC accepts for 6-octet addresses (upstream parses with it): one separator,
 // used consistently. 8- and 20-octet (EUI-64, IPoIB) values are rejected on purpose: a pool of 48-bit ranges
-// cannot hold them, and upstream's range code mishandles them (SPEC.md §1.2).
+// cannot hold them, and upstream's range code mishandles them.
 const COLON_OR_HYPHEN =
   /^([0-9a-f]{2})([:-])([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})$/i;
 const DOTTED = /^([0-9a-f]{4})\.([0-9a-f]{4})\.([0-9a-f]{4})$/i;

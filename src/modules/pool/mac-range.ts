@@ -11,8 +11,8 @@ function goHexByte(octet: number): string {
 
 /**
  * An inclusive range of MAC addresses the pool allocates from. Validation follows upstream's order and messages
- * (SPEC.md §1.5) with one deliberate fix: start and end are compared as 48-bit integers, so a start above the end is
- * always rejected (upstream's octet-wise check accepts some of those, SPEC.md §13 item 1).
+ * (`pkg/pool-manager/pool.go`) with one deliberate fix: start and end are compared as 48-bit integers, so a start above the end is
+ * always rejected (upstream's octet-wise check accepts some of those, a known upstream bug).
  */
 export class MacRange {
   /** Number of addresses in the range, end included; at most 2^48. */
