@@ -62,7 +62,9 @@ export class CertificateRepository {
 
   async readWebhookConfiguration(name: string): Promise<V1MutatingWebhookConfiguration | undefined> {
     try {
-      return await kubeJson<V1MutatingWebhookConfiguration>(this.kubeConfig, { path: webhookConfigurationPath(name) });
+      return await kubeJson<V1MutatingWebhookConfiguration>(this.kubeConfig, {
+        path: webhookConfigurationPath(name),
+      });
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;

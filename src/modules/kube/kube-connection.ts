@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { homedir } from 'node:os';
+import { delimiter } from 'node:path';
 import { type KubeConfig } from '@kubernetes/client-node';
 import { type ClusterInfo, type ConnectionPlan, type ConnectionSettings, planConnection } from './kubeconfig';
 
@@ -75,9 +76,17 @@ export class KubeConnection implements KubeClient {
       readFile: readIfExists,
     });
     if (plan.kind === 'direct') return KubeConnection.fromSettings(plan.settings);
+    // The files the plan names ($KUBECONFIG's, merged as client-node's loadFromDefault merges them), read from the
+    // `env` given rather than from process.env.
     const { KubeConfig } = await import('@kubernetes/client-node');
+    const [first, ...others] = plan.origin.split(delimiter);
     const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromDefault();
+    kubeConfig.loadFromFile(first);
+    for (const file of others) {
+      const other = new KubeConfig();
+      other.loadFromFile(file);
+      kubeConfig.mergeConfig(other);
+    }
     return KubeConnection.fromKubeConfig(kubeConfig, plan.reason, plan.origin);
   }
 
@@ -130,7 +139,11 @@ export class KubeConnection implements KubeClient {
   }
 
   /** A connection whose agent and headers client-node's KubeConfig supplies (exec plugins, auth providers, …). */
-  static fromKubeConfig(kubeConfig: KubeConfig, reason: string, origin = 'client-node KubeConfig'): KubeConnection {
+  static fromKubeConfig(
+    kubeConfig: KubeConfig,
+    reason: string,
+    origin = 'client-node KubeConfig',
+  ): KubeConnection {
     const cluster = kubeConfig.getCurrentCluster();
     return new KubeConnection(
       'client-node',
@@ -171,6 +184,7 @@ export async function requestCredentials(client: KubeClient): Promise<RequestCre
   const init = await client.applyToFetchOptions({});
   const server = client.getCurrentCluster()?.server ?? '';
   const agent =
-    (init.agent as HttpAgent | undefined) ?? (server.startsWith('https:') ? new HttpsAgent() : new HttpAgent());
+    (init.agent as HttpAgent | undefined) ??
+    (server.startsWith('https:') ? new HttpsAgent() : new HttpAgent());
   return { agent, headers: plainHeaders(init.headers) };
 }

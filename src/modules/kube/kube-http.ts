@@ -68,7 +68,10 @@ export async function kubeRequest(client: KubeClient, options: KubeRequest): Pro
           accept: options.accept ?? 'application/json',
           ...(payload === undefined
             ? {}
-            : { 'content-type': options.contentType ?? 'application/json', 'content-length': payload.length }),
+            : {
+                'content-type': options.contentType ?? 'application/json',
+                'content-length': payload.length,
+              }),
         },
       },
       resolve,

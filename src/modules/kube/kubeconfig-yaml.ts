@@ -92,7 +92,10 @@ class BlockReader {
         continue;
       }
       const next = this.peek();
-      if (next !== undefined && (next.indent > indent || (next.indent === indent && isSequenceItem(next.text))))
+      if (
+        next !== undefined &&
+        (next.indent > indent || (next.indent === indent && isSequenceItem(next.text)))
+      )
         map[key] = this.block(next.indent);
       else map[key] = null;
     }
@@ -115,7 +118,8 @@ function splitKey(text: string, line: number): [string, string] | undefined {
     if (colon < 0) return undefined;
     key = text.slice(0, colon);
     rest = text.slice(colon + 1);
-    if (key.startsWith('? ') || key.startsWith('{') || key.startsWith('[')) unsupported(line, 'a complex key');
+    if (key.startsWith('? ') || key.startsWith('{') || key.startsWith('['))
+      unsupported(line, 'a complex key');
   }
   if (rest !== '' && !/^\s/.test(rest)) return undefined;
   return [key, stripComment(rest.trim())];

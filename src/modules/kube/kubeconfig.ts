@@ -43,6 +43,7 @@ export interface ConnectionSettings {
  */
 export type ConnectionPlan =
   | { kind: 'direct'; settings: ConnectionSettings }
+  /** `origin`: the kubeconfig file, or $KUBECONFIG's files joined by the path delimiter. */
   | { kind: 'fallback'; reason: string; origin: string };
 
 /** The file system and environment the loader reads, injectable so the parsing is tested without a cluster. */
@@ -67,7 +68,11 @@ function fallback(reason: string): never {
 export function planConnection(input: LoaderInput): ConnectionPlan {
   const files = (input.env.KUBECONFIG ?? '').split(delimiter).filter((file) => file !== '');
   if (files.length > 1)
-    return { kind: 'fallback', reason: 'KUBECONFIG names several files to merge', origin: files.join(delimiter) };
+    return {
+      kind: 'fallback',
+      reason: 'KUBECONFIG names several files to merge',
+      origin: files.join(delimiter),
+    };
   const candidates =
     files.length === 1
       ? files
@@ -137,7 +142,12 @@ function optionalString(value: unknown, what: string): string | undefined {
   return value;
 }
 
-function entry(config: Record<string, unknown>, list: string, field: string, name: string): Record<string, unknown> {
+function entry(
+  config: Record<string, unknown>,
+  list: string,
+  field: string,
+  name: string,
+): Record<string, unknown> {
   const items = config[list] ?? [];
   if (!Array.isArray(items)) throw new Error(`${list} is not a list`);
   const found = (items as Named[]).find((item) => record(item, list).name === name);
@@ -147,7 +157,10 @@ function entry(config: Record<string, unknown>, list: string, field: string, nam
 
 /** Reads one kubeconfig file (JSON or the YAML subset kubeconfig writers use); paths are relative to its directory. */
 export function fromKubeconfig(path: string, text: string): ConnectionSettings {
-  const config = record(text.trimStart().startsWith('{') ? JSON.parse(text) : parseKubeconfigYaml(text), path);
+  const config = record(
+    text.trimStart().startsWith('{') ? JSON.parse(text) : parseKubeconfigYaml(text),
+    path,
+  );
   const relative = (file: string | undefined) =>
     file === undefined || isAbsolute(file) ? file : join(dirname(path), file);
   const contextName = optionalString(config['current-context'], 'current-context');
@@ -160,7 +173,8 @@ export function fromKubeconfig(path: string, text: string): ConnectionSettings {
   const user = userName === '' ? {} : entry(config, 'users', 'user', userName);
 
   if (cluster['proxy-url'] !== undefined) fallback(`cluster ${clusterName} uses proxy-url`);
-  if (user.exec !== undefined && user.exec !== null) fallback(`user ${userName} uses an exec credential plugin`);
+  if (user.exec !== undefined && user.exec !== null)
+    fallback(`user ${userName} uses an exec credential plugin`);
   if (user['auth-provider'] !== undefined && user['auth-provider'] !== null)
     fallback(`user ${userName} uses an auth-provider`);
   const known = new Set([
@@ -188,7 +202,8 @@ export function fromKubeconfig(path: string, text: string): ConnectionSettings {
     cluster: {
       name: clusterName,
       server,
-      skipTLSVerify: cluster['insecure-skip-tls-verify'] === true || cluster['insecure-skip-tls-verify'] === 'true',
+      skipTLSVerify:
+        cluster['insecure-skip-tls-verify'] === true || cluster['insecure-skip-tls-verify'] === 'true',
     },
     user: userName,
     caData: decode(cluster['certificate-authority-data'], 'certificate-authority-data'),

@@ -29,7 +29,9 @@ export class VirtualMachineRepository {
   /** Whether the VM exists; errors other than NotFound propagate. */
   async exists(namespace: string, name: string): Promise<boolean> {
     try {
-      await kubeJson(this.kubeConfig, { path: `${virtualMachinesPath(namespace)}/${encodeURIComponent(name)}` });
+      await kubeJson(this.kubeConfig, {
+        path: `${virtualMachinesPath(namespace)}/${encodeURIComponent(name)}`,
+      });
       return true;
     } catch (error) {
       if (isNotFound(error)) return false;
