@@ -37,9 +37,15 @@ async function webhookInChild(
   );
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   for await (const line of createInterface({ input: child.stdout })) {
-    if (!line.startsWith('{')) continue;
-    const result = JSON.parse(line) as BenchResult;
-    report({ ...result, bench: result.bench.replace(/^webhook\//, `${label}/`) });
+    let result: Partial<BenchResult> | undefined;
+    try {
+      result = JSON.parse(line) as Partial<BenchResult>;
+    } catch {
+      result = undefined;
+    }
+    // Anything but a result (a library's own output) goes to stderr, as it would without the child.
+    if (typeof result?.bench !== 'string') console.error(line);
+    else report({ ...(result as BenchResult), bench: result.bench.replace(/^webhook\//, `${label}/`) });
   }
   const code = await exited;
   if (code !== 0) throw new Error(`the webhook suite (${label}) exited with ${code}`);
