@@ -9,7 +9,8 @@ export interface BenchResult {
 
 export interface BenchSuite {
   name: string;
-  run(report: (result: BenchResult) => void): Promise<void> | void;
+  /** `args`: the command line after the runner's own options, for a suite's own (`--sizes` of rebuild). */
+  run(report: (result: BenchResult) => void, args: readonly string[]): Promise<void> | void;
 }
 
 /** Seconds since `start` (from process.hrtime.bigint()). */

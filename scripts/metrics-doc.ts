@@ -1,11 +1,11 @@
 import 'reflect-metadata';
 import { writeFileSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import { Test } from '@nestjs/testing';
 import { type MetricObject, Registry, collectDefaultMetrics, register } from 'prom-client';
 import { AppModule } from '../src/app.module';
 import { AppConfig } from '../src/config/app-config';
+import { KubeConnection } from '../src/modules/kube/kube-connection';
 import { MetricsHttpModule } from '../src/modules/metrics/metrics-http.module';
 import { MAC_COLLISIONS_METRIC } from '../src/modules/collisions/collisions.constants';
 import {
@@ -108,16 +108,15 @@ export async function registeredMetrics(): Promise<{
     RANGE_END: '02:00:00:00:00:ff',
   });
   // Providers are built, never started (no lifecycle hooks run): nothing connects to this cluster.
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromOptions({
-    clusters: [{ name: 'none', server: 'https://127.0.0.1:1' }],
-    users: [{ name: 'none' }],
-    contexts: [{ name: 'none', cluster: 'none', user: 'none' }],
-    currentContext: 'none',
+  const connection = KubeConnection.fromSettings({
+    source: 'kubeconfig',
+    origin: 'docs:metrics',
+    cluster: { name: 'none', server: 'https://127.0.0.1:1', skipTLSVerify: false },
+    user: 'none',
   });
   const module = await Test.createTestingModule({ imports: [AppModule.forRoot(config), MetricsHttpModule] })
-    .overrideProvider(KubeConfig)
-    .useValue(kubeConfig)
+    .overrideProvider(KubeConnection)
+    .useValue(connection)
     .compile();
   try {
     const defaults = new Registry();

@@ -4,11 +4,12 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { type Server as TlsServer } from 'node:tls';
 import { AppModule } from './app.module';
+import { type CompileCacheState } from './compile-cache';
 import { listen } from './common/listen';
 import { AppConfig, ConfigurationException } from './config/app-config';
 import { LOG_LEVELS, type LogLevelName } from './config/environment';
 import { ServingCertificateService } from './modules/certificates/serving-certificate.service';
-import { X509Repository } from './modules/certificates/x509.repository';
+import { placeholderCertificate } from './modules/certificates/placeholder-certificate';
 import { MetricsHttpModule } from './modules/metrics/metrics-http.module';
 import { PoolService } from './modules/pool/pool.service';
 
@@ -37,25 +38,21 @@ export interface StartOptions {
   configLogger?: ConsoleLogger;
   /** Called before the webhook server listens (tests add routes here). */
   beforeListen?: (app: NestFastifyApplication) => void | Promise<void>;
+  /** How main.ts set up the module compile cache, logged with the start (undefined: not by main.ts). */
+  compileCache?: CompileCacheState;
 }
 
 /**
  * A throwaway self-signed certificate the HTTPS server starts with. Nothing trusts it: the replica reports not ready
  * until the real serving certificate is loaded from its Secret, and then swaps it in without a restart.
  */
-async function placeholderCertificate(): Promise<{ key: string; cert: string }> {
-  const x509 = new X509Repository();
-  const key = await x509.generateRsaKeyPair();
+function startupCertificate(): { key: string; cert: string } {
   const now = Date.now();
-  const cert = x509.signCertificate(
-    {
-      commonName: 'kubemacpool-placeholder',
-      notBefore: new Date(now - 60_000),
-      notAfter: new Date(now + 86_400_000),
-    },
-    key,
+  return placeholderCertificate(
+    'kubemacpool-placeholder',
+    new Date(now - 60_000),
+    new Date(now + 86_400_000),
   );
-  return { key: key.privateKeyPem, cert };
 }
 
 /**
@@ -81,7 +78,7 @@ export async function startManager(
     logLevels: levelsFrom(config.logLevel),
   });
   const adapter = new FastifyAdapter({
-    https: { ...(await placeholderCertificate()), minVersion: config.webhook.tlsMinVersion },
+    https: { ...startupCertificate(), minVersion: config.webhook.tlsMinVersion },
     bodyLimit: WEBHOOK_BODY_LIMIT,
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
@@ -111,6 +108,9 @@ export async function startManager(
     rangeSize: stats.size,
     webhook: `https://${hostPort(webhookHost, config.webhook.port)}`,
     metrics: `http://${hostPort(metricsHost, config.metrics.port)}/metrics`,
+    ...(options.compileCache === undefined
+      ? {}
+      : { compileCache: options.compileCache.status, compileCacheDirectory: options.compileCache.directory }),
   });
   return {
     config,

@@ -1,13 +1,21 @@
 import { Injectable } from '@nestjs/common';
-import {
-  AdmissionregistrationV1Api,
-  CoreV1Api,
-  KubeConfig,
-  type V1MutatingWebhookConfiguration,
-  type V1Secret,
-} from '@kubernetes/client-node';
+import { type V1MutatingWebhookConfiguration, type V1Secret } from '@kubernetes/client-node';
+import { KubeConnection } from '../kube/kube-connection';
 import { isNotFound } from '../kube/kube-errors';
+import { kubeJson } from '../kube/kube-http';
 import { ResourceWatch, type ResourceWatchOptions } from '../kube/resource-watch';
+
+const WEBHOOK_CONFIGURATIONS_PATH = '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations';
+
+/** A namespace's Secrets collection, or one Secret of it. */
+function secretPath(namespace: string, name?: string): string {
+  const collection = `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets`;
+  return name === undefined ? collection : `${collection}/${encodeURIComponent(name)}`;
+}
+
+function webhookConfigurationPath(name: string): string {
+  return `${WEBHOOK_CONFIGURATIONS_PATH}/${encodeURIComponent(name)}`;
+}
 
 /**
  * The Kubernetes I/O of the certificates module: the two Secrets in the manager's namespace and the webhook
@@ -16,17 +24,11 @@ import { ResourceWatch, type ResourceWatchOptions } from '../kube/resource-watch
  */
 @Injectable()
 export class CertificateRepository {
-  private readonly core: CoreV1Api;
-  private readonly admission: AdmissionregistrationV1Api;
-
-  constructor(private readonly kubeConfig: KubeConfig) {
-    this.core = kubeConfig.makeApiClient(CoreV1Api);
-    this.admission = kubeConfig.makeApiClient(AdmissionregistrationV1Api);
-  }
+  constructor(private readonly kubeConfig: KubeConnection) {}
 
   async readSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
     try {
-      return await this.core.readNamespacedSecret({ namespace, name });
+      return await kubeJson<V1Secret>(this.kubeConfig, { path: secretPath(namespace, name) });
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -36,18 +38,22 @@ export class CertificateRepository {
   /** Creates the Secret, or replaces it when `body` carries the resourceVersion of the copy that was read. */
   async writeSecret(namespace: string, body: V1Secret): Promise<V1Secret> {
     if (body.metadata?.resourceVersion === undefined) {
-      return this.core.createNamespacedSecret({ namespace, body });
+      return kubeJson<V1Secret>(this.kubeConfig, { method: 'POST', path: secretPath(namespace), body });
     }
-    return this.core.replaceNamespacedSecret({ namespace, name: body.metadata.name!, body });
+    return kubeJson<V1Secret>(this.kubeConfig, {
+      method: 'PUT',
+      path: secretPath(namespace, body.metadata.name!),
+      body,
+    });
   }
 
   /** Deletes the Secret if it is still at `resourceVersion` (409 otherwise); one already gone is fine. */
   async deleteSecret(namespace: string, name: string, resourceVersion: string): Promise<void> {
     try {
-      await this.core.deleteNamespacedSecret({
-        namespace,
-        name,
-        body: { preconditions: { resourceVersion } },
+      await kubeJson(this.kubeConfig, {
+        method: 'DELETE',
+        path: secretPath(namespace, name),
+        body: { kind: 'DeleteOptions', apiVersion: 'v1', preconditions: { resourceVersion } },
       });
     } catch (error) {
       if (!isNotFound(error)) throw error;
@@ -56,7 +62,9 @@ export class CertificateRepository {
 
   async readWebhookConfiguration(name: string): Promise<V1MutatingWebhookConfiguration | undefined> {
     try {
-      return await this.admission.readMutatingWebhookConfiguration({ name });
+      return await kubeJson<V1MutatingWebhookConfiguration>(this.kubeConfig, {
+        path: webhookConfigurationPath(name),
+      });
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -64,7 +72,11 @@ export class CertificateRepository {
   }
 
   replaceWebhookConfiguration(body: V1MutatingWebhookConfiguration): Promise<V1MutatingWebhookConfiguration> {
-    return this.admission.replaceMutatingWebhookConfiguration({ name: body.metadata!.name!, body });
+    return kubeJson<V1MutatingWebhookConfiguration>(this.kubeConfig, {
+      method: 'PUT',
+      path: webhookConfigurationPath(body.metadata!.name!),
+      body,
+    });
   }
 
   /**
@@ -90,7 +102,7 @@ export class CertificateRepository {
   ): ResourceWatch<V1MutatingWebhookConfiguration> {
     const fieldSelector = `metadata.name=${name}`;
     return new ResourceWatch<V1MutatingWebhookConfiguration>(this.kubeConfig, {
-      path: '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations',
+      path: WEBHOOK_CONFIGURATIONS_PATH,
       query: { fieldSelector },
       ...handlers,
     });

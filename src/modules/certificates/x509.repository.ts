@@ -1,10 +1,22 @@
 import { Injectable } from '@nestjs/common';
 import { constants, generateKeyPair, privateEncrypt, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import forge from 'node-forge';
+import type Forge from 'node-forge';
 import { CertificatesException, CertificatesExceptionCode } from './certificates.exception';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
+
+let forgeModule: typeof Forge | undefined;
+
+/**
+ * node-forge, loaded the first time a certificate is built rather than at every start (it takes ~40 ms and several
+ * MiB; a manager whose Secrets are valid never needs it).
+ */
+function forge(): typeof Forge {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a lazy load: a static import loads it at start
+  forgeModule ??= require('node-forge') as typeof Forge;
+  return forgeModule;
+}
 
 /** An RSA key pair in PEM (PKCS#1 private key, SPKI public key). */
 export interface KeyPairPem {
@@ -70,18 +82,18 @@ export class X509Repository {
 }
 
 function buildCertificate(spec: CertificateSpec, subject: KeyPairPem, issuer?: CertifiedKey): string {
-  const certificate = forge.pki.createCertificate();
-  certificate.publicKey = forge.pki.publicKeyFromPem(subject.publicKeyPem);
+  const certificate = forge().pki.createCertificate();
+  certificate.publicKey = forge().pki.publicKeyFromPem(subject.publicKeyPem);
   certificate.serialNumber = randomSerial();
   certificate.validity.notBefore = spec.notBefore;
   certificate.validity.notAfter = spec.notAfter;
-  const subjectAttributes: forge.pki.CertificateField[] = [{ name: 'commonName', value: spec.commonName }];
+  const subjectAttributes: Forge.pki.CertificateField[] = [{ name: 'commonName', value: spec.commonName }];
   if (spec.organization !== undefined)
     subjectAttributes.push({ name: 'organizationName', value: spec.organization });
   certificate.setSubject(subjectAttributes);
 
   const issuerCertificate =
-    issuer === undefined ? undefined : forge.pki.certificateFromPem(issuer.certificatePem);
+    issuer === undefined ? undefined : forge().pki.certificateFromPem(issuer.certificatePem);
   certificate.setIssuer(
     issuerCertificate === undefined ? subjectAttributes : issuerCertificate.subject.attributes,
   );
@@ -114,8 +126,8 @@ function buildCertificate(spec: CertificateSpec, subject: KeyPairPem, issuer?: C
   }
   certificate.setExtensions(extensions);
 
-  certificate.sign(nativeSigner(issuer?.privateKeyPem ?? subject.privateKeyPem), forge.md.sha256.create());
-  return forge.pki.certificateToPem(certificate);
+  certificate.sign(nativeSigner(issuer?.privateKeyPem ?? subject.privateKeyPem), forge().md.sha256.create());
+  return forge().pki.certificateToPem(certificate);
 }
 
 /** DER DigestInfo header for SHA-256 (RFC 8017 §9.2): prefixed to the hash it is the EMSA-PKCS1-v1_5 payload. */
@@ -126,16 +138,16 @@ const SHA256_DIGEST_INFO = Buffer.from('3031300d060960864801650304020105000420',
  * TBSCertificate, and OpenSSL does the RSA (PKCS#1 v1.5) instead of forge's JavaScript big integers, which would
  * block the event loop for tens of milliseconds per signature.
  */
-function nativeSigner(privateKeyPem: string): forge.pki.rsa.PrivateKey {
+function nativeSigner(privateKeyPem: string): Forge.pki.rsa.PrivateKey {
   return {
-    sign: (md: forge.md.MessageDigest) => {
+    sign: (md: Forge.md.MessageDigest) => {
       const digest = Buffer.from(md.digest().getBytes(), 'binary');
       const payload = Buffer.concat([SHA256_DIGEST_INFO, digest]);
       return privateEncrypt({ key: privateKeyPem, padding: constants.RSA_PKCS1_PADDING }, payload).toString(
         'binary',
       );
     },
-  } as unknown as forge.pki.rsa.PrivateKey;
+  } as unknown as Forge.pki.rsa.PrivateKey;
 }
 
 /** A positive 128-bit serial number in hex (RFC 5280 allows up to 20 octets; the top bit must be clear). */
@@ -152,10 +164,10 @@ function randomSerial(): string {
  * certificate's authorityKeyIdentifier. Recomputing it here would make certificates signed by a CA another tool
  * created unverifiable against that CA. Only an issuer without the extension gets the SHA-1 form (RFC 5280 §4.2.1.2).
  */
-function authorityKeyIdentifier(issuer: forge.pki.Certificate): string {
+function authorityKeyIdentifier(issuer: Forge.pki.Certificate): string {
   const extension = issuer.getExtension('subjectKeyIdentifier') as
     { subjectKeyIdentifier?: string } | undefined;
   return extension?.subjectKeyIdentifier === undefined
     ? issuer.generateSubjectKeyIdentifier().getBytes()
-    : forge.util.hexToBytes(extension.subjectKeyIdentifier);
+    : forge().util.hexToBytes(extension.subjectKeyIdentifier);
 }

@@ -1,8 +1,48 @@
-import { ApiException } from '@kubernetes/client-node';
+/** A Kubernetes Status body, as the API server sends with every error. */
+interface KubeStatusBody {
+  message?: string;
+  reason?: string;
+}
 
-/** The HTTP status of a client-node error (1.x puts it in `code`; untyped statuses come with a raw body). */
+function parseStatus(body: string): KubeStatusBody | undefined {
+  try {
+    const status = JSON.parse(body) as unknown;
+    return typeof status === 'object' && status !== null ? (status as KubeStatusBody) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * An API server answer that is not a success: the HTTP status in `code` (as client-node's ApiException has it), the
+ * raw body, and the Status's reason (NotFound, Conflict, AlreadyExists, Invalid, …). The message names the request,
+ * so the object it was about: `PATCH /apis/kubevirt.io/v1/namespaces/ns/virtualmachines/vm: HTTP 422 <message>`.
+ */
+export class KubeApiError extends Error {
+  readonly reason: string | undefined;
+  /** The Status's message, or the raw body when it is not a Status. */
+  readonly statusMessage: string;
+
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly code: number,
+    readonly body: string,
+  ) {
+    const status = parseStatus(body);
+    const statusMessage = status?.message ?? body;
+    super(`${method} ${path}: HTTP ${code} ${statusMessage}`);
+    this.name = 'KubeApiError';
+    this.reason = status?.reason;
+    this.statusMessage = statusMessage;
+  }
+}
+
+/**
+ * The HTTP status of an API error: KubeApiError's `code`, or the `code` of any error that carries a numeric one
+ * (client-node's ApiException does, for tests and scripts that use client-node's API classes).
+ */
 export function statusCode(error: unknown): number | undefined {
-  if (error instanceof ApiException) return error.code;
   const code = (error as { code?: unknown } | undefined)?.code;
   return typeof code === 'number' ? code : undefined;
 }
@@ -18,14 +58,12 @@ export function isConflict(error: unknown): boolean {
 
 /** A short description of an API error for logs: status code and the apiserver's message, never the request. */
 export function describeError(error: unknown): string {
-  if (error instanceof ApiException) {
-    let message = String(error.body);
-    try {
-      message = (JSON.parse(String(error.body)) as { message?: string }).message ?? message;
-    } catch {
-      // not JSON: keep the raw body
-    }
-    return `HTTP ${error.code}: ${message}`;
+  if (error instanceof KubeApiError) return `HTTP ${error.code}: ${error.statusMessage}`;
+  const { code, body } = (error ?? {}) as { code?: unknown; body?: unknown };
+  if (typeof code === 'number' && body !== undefined) {
+    // client-node's ApiException: the Status arrives as the raw body.
+    const text = String(body);
+    return `HTTP ${code}: ${parseStatus(text)?.message ?? text}`;
   }
   return error instanceof Error ? error.message : String(error);
 }

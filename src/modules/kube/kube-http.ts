@@ -1,6 +1,8 @@
-import { type KubeConfig } from '@kubernetes/client-node';
+import { type IncomingMessage, request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { StringDecoder } from 'node:string_decoder';
-import fetch, { Headers } from 'node-fetch';
+import { type KubeClient, requestCredentials } from './kube-connection';
+import { KubeApiError } from './kube-errors';
 
 /** Asks the API server for objects as metadata only (PartialObjectMetadata): no specs, no status. */
 export const METADATA_ONLY =
@@ -8,12 +10,22 @@ export const METADATA_ONLY =
 export const METADATA_ONLY_WATCH =
   'application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io,application/json';
 
+/** The Content-Type of each patch flavour the API server takes. */
+export const PatchType = {
+  JsonPatch: 'application/json-patch+json',
+  MergePatch: 'application/merge-patch+json',
+  StrategicMergePatch: 'application/strategic-merge-patch+json',
+  ServerSideApply: 'application/apply-patch+yaml',
+} as const;
+
 const PAGE_SIZE = 500;
 /** One page of a list, request and body, must arrive within this; a hung list would keep /readyz false forever. */
 const LIST_PAGE_TIMEOUT_MS = 60_000;
+/** A single read or write (not a list page, not a watch) must be answered within this. */
+const REQUEST_TIMEOUT_MS = 30_000;
 
-function url(kubeConfig: KubeConfig, path: string, query: Record<string, string | undefined>): URL {
-  const cluster = kubeConfig.getCurrentCluster();
+function url(client: KubeClient, path: string, query: Record<string, string | undefined>): URL {
+  const cluster = client.getCurrentCluster();
   if (!cluster) throw new Error('no current cluster in the kubeconfig');
   const target = new URL(cluster.server.replace(/\/$/, '') + path);
   for (const [key, value] of Object.entries(query))
@@ -21,18 +33,71 @@ function url(kubeConfig: KubeConfig, path: string, query: Record<string, string 
   return target;
 }
 
-async function request(kubeConfig: KubeConfig, target: URL, accept: string, signal: AbortSignal) {
-  const init = await kubeConfig.applyToFetchOptions({});
-  // client-node hands back a Headers object (the bearer token is in it): copy it, do not spread it.
-  const headers = new Headers(init.headers as never);
-  headers.set('Accept', accept);
-  const response = await fetch(target.toString(), { ...init, method: 'GET', headers, signal } as never);
-  if (response.status !== 200) {
-    const error = new Error(`GET ${target.pathname}: HTTP ${response.status} ${await response.text()}`);
-    (error as Error & { code: number }).code = response.status;
-    throw error;
+/** One API request. */
+export interface KubeRequest {
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  path: string;
+  query?: Record<string, string | undefined>;
+  accept?: string;
+  /** Sent as JSON (patches too: a JSON patch, a merge patch and an apply patch are all JSON). */
+  body?: unknown;
+  /** application/json unless a patch type is given. */
+  contentType?: string;
+  signal?: AbortSignal;
+}
+
+/**
+ * Sends one request over the client's agent, with its credentials, and resolves with the response once it is a 2xx;
+ * any other status rejects with KubeApiError (its body read). The response body is left to the caller to read.
+ */
+export async function kubeRequest(client: KubeClient, options: KubeRequest): Promise<IncomingMessage> {
+  const method = options.method ?? 'GET';
+  const target = url(client, options.path, options.query ?? {});
+  const { agent, headers } = await requestCredentials(client);
+  const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
+  const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+  const response = await new Promise<IncomingMessage>((resolve, reject) => {
+    const req = send(
+      target,
+      {
+        method,
+        agent,
+        signal: options.signal,
+        headers: {
+          ...headers,
+          accept: options.accept ?? 'application/json',
+          ...(payload === undefined
+            ? {}
+            : {
+                'content-type': options.contentType ?? 'application/json',
+                'content-length': payload.length,
+              }),
+        },
+      },
+      resolve,
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+  const status = response.statusCode ?? 0;
+  if (status < 200 || status > 299) {
+    throw new KubeApiError(method, target.pathname, status, await readBody(response).catch(() => ''));
   }
   return response;
+}
+
+async function readBody(response: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of response) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** One request whose answer is a JSON object (a read, a create, a replace, a patch, a delete's Status). */
+export async function kubeJson<T>(client: KubeClient, options: KubeRequest): Promise<T> {
+  const signal = options.signal ?? AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+  const response = await kubeRequest(client, { ...options, signal });
+  const text = await readBody(response);
+  return (text === '' ? undefined : JSON.parse(text)) as T;
 }
 
 /**
@@ -41,7 +106,7 @@ async function request(kubeConfig: KubeConfig, target: URL, accept: string, sign
  * page arrives, so a large list never holds more than one page of full objects (managedFields and all).
  */
 export async function listAll<T>(
-  kubeConfig: KubeConfig,
+  client: KubeClient,
   path: string,
   query: Record<string, string | undefined> = {},
   accept = 'application/json',
@@ -51,16 +116,15 @@ export async function listAll<T>(
   let continueToken: string | undefined;
   let resourceVersion = '';
   do {
-    const response = await request(
-      kubeConfig,
-      url(kubeConfig, path, { ...query, limit: String(PAGE_SIZE), continue: continueToken }),
-      accept,
-      AbortSignal.timeout(LIST_PAGE_TIMEOUT_MS),
-    );
-    const page = (await response.json()) as {
+    const page = await kubeJson<{
       items?: T[];
       metadata?: { continue?: string; resourceVersion?: string };
-    };
+    }>(client, {
+      path,
+      query: { ...query, limit: String(PAGE_SIZE), continue: continueToken },
+      accept,
+      signal: AbortSignal.timeout(LIST_PAGE_TIMEOUT_MS),
+    });
     for (const item of page.items ?? []) items.push(keep(item));
     continueToken = page.metadata?.continue || undefined;
     resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
@@ -89,7 +153,7 @@ const STALL_GRACE_MS = 30_000;
  * the handle before the request is sent, so close() also cancels a watch still connecting.
  */
 export async function watchStream(
-  kubeConfig: KubeConfig,
+  client: KubeClient,
   path: string,
   query: Record<string, string | undefined>,
   accept: string,
@@ -115,11 +179,15 @@ export async function watchStream(
     },
   });
   try {
-    const target = url(kubeConfig, path, { ...query, watch: 'true', timeoutSeconds: String(timeoutSeconds) });
-    const response = await request(kubeConfig, target, accept, controller.signal);
+    const response = await kubeRequest(client, {
+      path,
+      query: { ...query, watch: 'true', timeoutSeconds: String(timeoutSeconds) },
+      accept,
+      signal: controller.signal,
+    });
     const decoder = new StringDecoder('utf8');
     let partial = '';
-    for await (const chunk of response.body as AsyncIterable<Buffer>) {
+    for await (const chunk of response as AsyncIterable<Buffer>) {
       const lines = (partial + decoder.write(chunk)).split('\n');
       partial = lines.pop()!;
       for (const line of lines) {

@@ -1,7 +1,7 @@
-import { Global, Module } from '@nestjs/common';
-import { KubeConfig } from '@kubernetes/client-node';
+import { Global, Logger, Module } from '@nestjs/common';
 import { ConfigMapRepository } from './config-map.repository';
 import { EventRepository } from './event.repository';
+import { KubeConnection } from './kube-connection';
 import { PodRepository } from './pod.repository';
 import { VirtualMachineInstanceRepository } from './virtual-machine-instance.repository';
 import { VirtualMachineRepository } from './virtual-machine.repository';
@@ -15,23 +15,25 @@ const REPOSITORIES = [
 ];
 
 /**
- * The Kubernetes client configuration: KUBECONFIG or ~/.kube/config when present, the in-cluster service account
- * otherwise (client-node's loadFromDefault), and the repositories of the resources several modules read. Knows no
- * feature module: what the features keep of an object is passed in as callbacks.
+ * The connection to the API server: KUBECONFIG or ~/.kube/config when present, the in-cluster service account
+ * otherwise (client-node's loadFromDefault order), read by the manager's own loader; client-node's KubeConfig is
+ * imported only for what that loader does not implement (exec plugins, auth providers, proxies). Also the
+ * repositories of the resources several modules read. Knows no feature module: what the features keep of an object
+ * is passed in as callbacks.
  */
 @Global()
 @Module({
   providers: [
     {
-      provide: KubeConfig,
-      useFactory: () => {
-        const kc = new KubeConfig();
-        kc.loadFromDefault();
-        return kc;
+      provide: KubeConnection,
+      useFactory: async () => {
+        const connection = await KubeConnection.fromEnvironment(process.env);
+        new Logger('KubeModule').log('Kubernetes client configured', connection.describe());
+        return connection;
       },
     },
     ...REPOSITORIES,
   ],
-  exports: [KubeConfig, ...REPOSITORIES],
+  exports: [KubeConnection, ...REPOSITORIES],
 })
 export class KubeModule {}

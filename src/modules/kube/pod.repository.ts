@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConnection } from './kube-connection';
 import { METADATA_ONLY, METADATA_ONLY_WATCH, listAll } from './kube-http';
 import { type ReducedWatchOptions, reducedWatch } from './reduced-watch';
 import { type CollectionWatch, type KubeObject, type ListResult } from './resource-watch';
@@ -21,7 +21,7 @@ const RUNNING_PODS = { fieldSelector: 'status.phase=Running' };
  */
 @Injectable()
 export class PodRepository {
-  constructor(private readonly kubeConfig: KubeConfig) {}
+  constructor(private readonly kubeConfig: KubeConnection) {}
 
   /** Every pod of the cluster (namespace undefined) or of one namespace, in one consistent snapshot. */
   list<T extends KubeObject>(

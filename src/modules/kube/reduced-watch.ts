@@ -1,4 +1,4 @@
-import { type KubeConfig } from '@kubernetes/client-node';
+import { type KubeClient } from './kube-connection';
 import {
   type CollectionWatch,
   type KubeObject,
@@ -20,7 +20,7 @@ export interface ReducedWatchOptions<T extends KubeObject> extends WatchHandlers
 
 /** Builds the ResourceWatch behind a repository's reduced watch of one collection. */
 export function reducedWatch<T extends KubeObject>(
-  kubeConfig: KubeConfig,
+  kubeConfig: KubeClient,
   collection: { path: string; query?: Record<string, string>; accept?: string; absentPollMs?: number },
   list: () => Promise<ListResult<T>>,
   options: ReducedWatchOptions<T>,

@@ -1,4 +1,5 @@
-import { type KubeConfig, type V1ObjectMeta } from '@kubernetes/client-node';
+import { type V1ObjectMeta } from '@kubernetes/client-node';
+import { type KubeClient } from './kube-connection';
 import { statusCode } from './kube-errors';
 import { type WatchHandle, listAll, watchStream } from './kube-http';
 
@@ -87,7 +88,7 @@ export class ResourceWatch<T extends { metadata?: { resourceVersion?: string } }
   private synced: (() => void) | undefined;
 
   constructor(
-    private readonly kubeConfig: KubeConfig,
+    private readonly kubeConfig: KubeClient,
     private readonly options: ResourceWatchOptions<T>,
   ) {}
 

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConnection } from './kube-connection';
 import { isNotFound } from './kube-errors';
 import { listAll } from './kube-http';
 import { VIRTUAL_MACHINE_INSTANCES_API } from './kube.constants';
@@ -20,7 +20,7 @@ const VIRTUAL_MACHINE_INSTANCES_PATH =
  */
 @Injectable()
 export class VirtualMachineInstanceRepository {
-  constructor(private readonly kubeConfig: KubeConfig) {}
+  constructor(private readonly kubeConfig: KubeConnection) {}
 
   /** Every VMI of the cluster, reduced as each page arrives; `absent` without KubeVirt. */
   async list<T extends KubeObject>(reduce: (vmi: KubeObject) => T): Promise<ListResult<T>> {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { KubeConnection } from './kube-connection';
 import { isNotFound } from './kube-errors';
-import { listAll } from './kube-http';
+import { PatchType, kubeJson, listAll } from './kube-http';
 import { VIRTUAL_MACHINES_API } from './kube.constants';
 import { type ReducedWatchOptions, reducedWatch } from './reduced-watch';
 import { type CollectionWatch, type KubeObject, type ListResult } from './resource-watch';
@@ -24,16 +24,14 @@ function virtualMachinesPath(namespace?: string): string {
  */
 @Injectable()
 export class VirtualMachineRepository {
-  private readonly custom: CustomObjectsApi;
-
-  constructor(private readonly kubeConfig: KubeConfig) {
-    this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
-  }
+  constructor(private readonly kubeConfig: KubeConnection) {}
 
   /** Whether the VM exists; errors other than NotFound propagate. */
   async exists(namespace: string, name: string): Promise<boolean> {
     try {
-      await this.custom.getNamespacedCustomObject({ ...VIRTUAL_MACHINES_API, namespace, name });
+      await kubeJson(this.kubeConfig, {
+        path: `${virtualMachinesPath(namespace)}/${encodeURIComponent(name)}`,
+      });
       return true;
     } catch (error) {
       if (isNotFound(error)) return false;
@@ -73,9 +71,11 @@ export class VirtualMachineRepository {
       { op: 'test', path: `/metadata/finalizers/${index}`, value: finalizer },
       { op: 'remove', path: `/metadata/finalizers/${index}` },
     ];
-    await this.custom.patchNamespacedCustomObject(
-      { ...VIRTUAL_MACHINES_API, namespace, name, body },
-      setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
-    );
+    await kubeJson(this.kubeConfig, {
+      method: 'PATCH',
+      path: `${virtualMachinesPath(namespace)}/${encodeURIComponent(name)}`,
+      body,
+      contentType: PatchType.JsonPatch,
+    });
   }
 }

@@ -1,11 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { KubeConfig, type V1MutatingWebhookConfiguration, type V1Namespace } from '@kubernetes/client-node';
+import { type V1MutatingWebhookConfiguration, type V1Namespace } from '@kubernetes/client-node';
+import { KubeConnection } from '../kube/kube-connection';
 import { type CollectionWatch, ResourceWatch, type WatchHandlers } from '../kube/resource-watch';
 
 /** The two collections the namespace scope is computed from: namespaces (their labels) and the webhook configuration. */
 @Injectable()
 export class NamespaceScopeRepository {
-  constructor(private readonly kubeConfig: KubeConfig) {}
+  constructor(private readonly kubeConfig: KubeConnection) {}
 
   /** Lists then watches every namespace. */
   watchNamespaces(handlers: WatchHandlers<V1Namespace>): CollectionWatch {
