@@ -245,6 +245,52 @@ describe('allocation life cycle with the manager as its own process', () => {
     await env.settled(1500);
   }, 240_000);
 
+  it('rebuilds a VM and its virt-launcher pod, listed at once, as one holder of the VM’s MAC', async () => {
+    const namespace = await env.namespace('life-launcher');
+    const before = await env.used();
+    const vm = await custom.createNamespacedCustomObject({ ...VM_API, namespace, body: simpleVm('vm1') });
+    const [mac] = vmMacs(vm);
+    // KubeVirt's launcher pod: owned by the VMI, carrying the VM's MAC on its Multus network.
+    const vmi = (await custom.createNamespacedCustomObject({
+      group: 'kubevirt.io',
+      version: 'v1',
+      plural: 'virtualmachineinstances',
+      namespace,
+      body: {
+        apiVersion: 'kubevirt.io/v1',
+        kind: 'VirtualMachineInstance',
+        metadata: { name: 'vm1' },
+        spec: {},
+      },
+    })) as { metadata: { uid: string } };
+    const launcher = podWithNetworks('virt-launcher-vm1-x', JSON.stringify([{ name: 'net1', mac }]));
+    await core.createNamespacedPod({
+      namespace,
+      body: {
+        ...launcher,
+        metadata: {
+          ...launcher.metadata,
+          labels: { 'kubevirt.io': 'virt-launcher' },
+          ownerReferences: [
+            {
+              apiVersion: 'kubevirt.io/v1',
+              kind: 'VirtualMachineInstance',
+              name: 'vm1',
+              uid: vmi.metadata.uid,
+            },
+          ],
+        },
+      },
+    });
+
+    // The rebuild fetches VMs and pods at the same time but applies the VMs first: the launcher pod is the VM's,
+    // not a second holder of its MAC.
+    await env.manager.kill();
+    await env.manager.start();
+    await env.settled(before + 1);
+    expect(await env.shared()).toBe(0);
+  });
+
   it('keeps and counts a duplicate MAC across a restart, and frees it only when both holders are gone', async () => {
     const namespace = await env.namespace('life-duplicate');
     const before = await env.used();

@@ -62,11 +62,14 @@ export class LifecycleService implements OnApplicationBootstrap, OnModuleDestroy
     await this.scope.synced;
     // Before the lists: a label or selector change while they run re-applies what was already listed.
     this.scope.onChange(() => this.scheduleResync());
+    // VMs are applied first (a virt-launcher pod is skipped when its VM exists), but both lists are fetched at once:
+    // the API server encodes pods while the VMs are parsed and applied. The pod list waits for the VMs' before it
+    // is applied.
+    let vmsSynced: Promise<void> = Promise.resolve();
     const vms = this.watch('vm');
-    const pods = this.watch('pod');
-    // VMs first: a virt-launcher pod is skipped when its VM exists.
-    await vms.start();
-    await pods.start();
+    const pods = this.watch('pod', () => vmsSynced);
+    vmsSynced = vms.start();
+    await Promise.all([vmsSynced, pods.start()]);
     if (this.stopped) return;
     this.pools.ready = true;
     const { used, outOfRange, shared } = this.pools.pool.stats();
@@ -81,11 +84,16 @@ export class LifecycleService implements OnApplicationBootstrap, OnModuleDestroy
     this.sweeper.start();
   }
 
-  private watch(kind: Kind): CollectionWatch {
+  /** `before`: what a list of this kind waits for, once fetched, before it is applied. */
+  private watch(kind: Kind, before: () => Promise<void> = () => Promise.resolve()): CollectionWatch {
     const repository: PodRepository | VirtualMachineRepository = kind === 'pod' ? this.pods : this.vms;
     const watch = repository.watch({
       reduce: COMPACT[kind],
-      aroundList: (list) => this.trackList(kind, list),
+      aroundList: async (list) => {
+        const result = await this.trackList(kind, list);
+        await before();
+        return result;
+      },
       onSync: (items) => {
         try {
           this.resync(kind, items);
