@@ -1,4 +1,6 @@
 import { type KubeClient } from './kube-connection';
+import { isNotFound } from './kube-errors';
+import { listAll } from './kube-http';
 import {
   type CollectionWatch,
   type KubeObject,
@@ -36,4 +38,21 @@ export function reducedWatch<T extends KubeObject>(
     onEvent: (type, object) => options.onEvent(type, reduce(object)),
     onError: options.onError,
   });
+}
+
+/**
+ * Every object of a collection that may not be served (a custom resource whose CRD is not installed), reduced as
+ * each page arrives; `absent` when the API server answers 404 for the collection.
+ */
+export async function listOptional<T extends KubeObject>(
+  client: KubeClient,
+  path: string,
+  reduce: (object: KubeObject) => T,
+): Promise<ListResult<T>> {
+  try {
+    return await listAll<T>(client, path, {}, undefined, reduce);
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    return { items: [], resourceVersion: '', absent: true };
+  }
 }

@@ -1,9 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { KubeConnection } from './kube-connection';
-import { isNotFound } from './kube-errors';
-import { listAll } from './kube-http';
 import { VIRTUAL_MACHINE_INSTANCES_API } from './kube.constants';
-import { type ReducedWatchOptions, reducedWatch } from './reduced-watch';
+import { type ReducedWatchOptions, listOptional, reducedWatch } from './reduced-watch';
 import { type CollectionWatch, type KubeObject, type ListResult } from './resource-watch';
 
 /** Without KubeVirt, how often the VirtualMachineInstance collection is looked for again. */
@@ -24,12 +22,7 @@ export class VirtualMachineInstanceRepository {
 
   /** Every VMI of the cluster, reduced as each page arrives; `absent` without KubeVirt. */
   async list<T extends KubeObject>(reduce: (vmi: KubeObject) => T): Promise<ListResult<T>> {
-    try {
-      return await listAll<T>(this.kubeConfig, VIRTUAL_MACHINE_INSTANCES_PATH, {}, undefined, reduce);
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-      return { items: [], resourceVersion: '', absent: true };
-    }
+    return listOptional(this.kubeConfig, VIRTUAL_MACHINE_INSTANCES_PATH, reduce);
   }
 
   /** Lists then watches every VMI of the cluster; resumes and relists on its own until stopped. */

@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { KubeConnection } from './kube-connection';
 import { isNotFound } from './kube-errors';
-import { PatchType, kubeJson, listAll } from './kube-http';
+import { PatchType, kubeJson } from './kube-http';
 import { VIRTUAL_MACHINES_API } from './kube.constants';
-import { type ReducedWatchOptions, reducedWatch } from './reduced-watch';
+import { type ReducedWatchOptions, listOptional, reducedWatch } from './reduced-watch';
 import { type CollectionWatch, type KubeObject, type ListResult } from './resource-watch';
 
 /** Without KubeVirt, how often the VirtualMachine collection is looked for again. */
@@ -44,12 +44,7 @@ export class VirtualMachineRepository {
     namespace: string | undefined,
     reduce: (vm: KubeObject) => T,
   ): Promise<ListResult<T>> {
-    try {
-      return await listAll<T>(this.kubeConfig, virtualMachinesPath(namespace), {}, undefined, reduce);
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-      return { items: [], resourceVersion: '', absent: true };
-    }
+    return listOptional(this.kubeConfig, virtualMachinesPath(namespace), reduce);
   }
 
   /** Lists then watches every VM of the cluster; resumes and relists on its own until stopped. */
