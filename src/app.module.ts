@@ -1,5 +1,4 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { ScheduleModule } from '@nestjs/schedule';
 import { type AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { AdmissionModule } from './modules/admission/admission.module';
@@ -22,7 +21,6 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
-        ScheduleModule.forRoot(),
         KubeModule,
         HealthModule,
         PoolModule,

@@ -1,5 +1,5 @@
 import { plainToInstance } from 'class-transformer';
-import { validateSync } from 'class-validator';
+import { validateSync } from './class-validator';
 import { parseGoDuration } from '../common/go-duration';
 import { MacRange } from '../modules/pool/mac-range';
 import { PoolException } from '../modules/pool/pool.exception';

@@ -8,7 +8,7 @@ import {
   Min,
   registerDecorator,
   type ValidationArguments,
-} from 'class-validator';
+} from './class-validator';
 import { Type } from 'class-transformer';
 import { isIP } from 'node:net';
 import { parseGoDuration } from '../common/go-duration';

@@ -1,5 +1,4 @@
 import { type V1MutatingWebhookConfiguration, type V1Secret } from '@kubernetes/client-node';
-import { SchedulerRegistry } from '@nestjs/schedule';
 import { X509Certificate } from 'node:crypto';
 import { upstreamCa, upstreamServingCertificate } from '../../../test/fixtures/upstream-certificates';
 import { AppConfig } from '../../config/app-config';
@@ -74,12 +73,7 @@ class MemoryRepository {
 }
 
 function manager(repository: MemoryRepository, x509: X509Repository) {
-  return new CertificateManagerService(
-    repository as unknown as CertificateRepository,
-    x509,
-    config,
-    new SchedulerRegistry(),
-  );
+  return new CertificateManagerService(repository as unknown as CertificateRepository, x509, config);
 }
 
 function secretPem(repository: MemoryRepository, name: string, key: string): string {

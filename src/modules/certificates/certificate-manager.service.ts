@@ -1,5 +1,4 @@
-import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
-import { Interval, SchedulerRegistry } from '@nestjs/schedule';
+import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { type V1MutatingWebhookConfiguration, type V1Secret } from '@kubernetes/client-node';
 import { AppConfig } from '../../config/app-config';
 import { describeError, isConflict } from '../kube/kube-errors';
@@ -33,7 +32,6 @@ import { type CertifiedKey, X509Repository } from './x509.repository';
 
 /** A check every minute besides the deadline timer, so a paused process or a missed event is noticed (as cert-manager). */
 const SAFETY_CHECK_MS = 60_000;
-const DEADLINE_TIMER = 'certificate-deadline';
 const RETRY_MIN_MS = 200;
 const RETRY_MAX_MS = 30_000;
 /**
@@ -66,23 +64,24 @@ function keyPairOf(secret: V1Secret | undefined, certKey: string, keyKey: string
  * the next pass starts from what that replica wrote, so concurrent managers converge instead of overwriting.
  */
 @Injectable()
-export class CertificateManagerService implements OnModuleDestroy {
+export class CertificateManagerService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(CertificateManagerService.name);
   private running: Promise<void> | undefined;
   private again = false;
   private failures = 0;
   private stopped = false;
+  private safetyTimer: NodeJS.Timeout | undefined;
+  private deadlineTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly repository: CertificateRepository,
     private readonly x509: X509Repository,
     private readonly config: AppConfig,
-    private readonly scheduler: SchedulerRegistry,
   ) {}
 
-  @Interval('certificate-check', SAFETY_CHECK_MS)
-  periodicCheck(): void {
-    void this.trigger();
+  /** A pass every SAFETY_CHECK_MS, whatever the deadline timer and the watches say. */
+  onApplicationBootstrap(): void {
+    this.safetyTimer = setInterval(() => void this.trigger(), SAFETY_CHECK_MS);
   }
 
   /** Runs a reconcile pass now, or right after the one in progress. */
@@ -98,21 +97,15 @@ export class CertificateManagerService implements OnModuleDestroy {
 
   onModuleDestroy(): void {
     this.stopped = true;
-    this.clearDeadline();
+    clearInterval(this.safetyTimer);
+    clearTimeout(this.deadlineTimer);
   }
 
-  /** Replaces the deadline timer (kept in the SchedulerRegistry, so shutdown clears it). */
+  /** Replaces the deadline timer (shutdown clears it). */
   private scheduleDeadline(delay: number): void {
-    this.clearDeadline();
+    clearTimeout(this.deadlineTimer);
     if (this.stopped) return;
-    this.scheduler.addTimeout(
-      DEADLINE_TIMER,
-      setTimeout(() => void this.trigger(), delay),
-    );
-  }
-
-  private clearDeadline(): void {
-    if (this.scheduler.doesExist('timeout', DEADLINE_TIMER)) this.scheduler.deleteTimeout(DEADLINE_TIMER);
+    this.deadlineTimer = setTimeout(() => void this.trigger(), delay);
   }
 
   private async loop(): Promise<void> {

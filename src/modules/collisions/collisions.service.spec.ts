@@ -149,7 +149,7 @@ describe('CollisionsService', () => {
 
     vmis.event('ADDED', vmi('a', 'v1'));
     expect(reports.at(-1)!.changes).toEqual([{ mac: VALUE, refs: ['pod/a/p1', 'vmi/a/v1'] }]);
-    vmis.event('MODIFIED', { ...vmi('a', 'v1'), status: { phase: 'Succeeded' } });
+    vmis.event('MODIFIED', Object.assign(vmi('a', 'v1'), { status: { phase: 'Succeeded' } }));
     expect(reports.at(-1)!.changes).toEqual([{ mac: VALUE, refs: [] }]);
 
     pods.event('ADDED', pod('a', 'p3'));

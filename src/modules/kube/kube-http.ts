@@ -3,6 +3,7 @@ import { request as httpsRequest } from 'node:https';
 import { StringDecoder } from 'node:string_decoder';
 import { type KubeClient, requestCredentials } from './kube-connection';
 import { KubeApiError } from './kube-errors';
+import { withoutManagedFields } from './managed-fields';
 
 /** Asks the API server for objects as metadata only (PartialObjectMetadata): no specs, no status. */
 export const METADATA_ONLY =
@@ -102,8 +103,9 @@ export async function kubeJson<T>(client: KubeClient, options: KubeRequest): Pro
 
 /**
  * Lists every object of a collection in pages of 500 (one consistent snapshot: later pages use the continue token),
- * with an Accept header of the caller's choice (METADATA_ONLY to skip specs). `keep` reduces each object as its
- * page arrives, so a large list never holds more than one page of full objects (managedFields and all).
+ * with an Accept header of the caller's choice (METADATA_ONLY to skip specs). Items come without managedFields
+ * (dropped before parsing: see withoutManagedFields). `keep` reduces each object as its page arrives, so a large list
+ * never holds more than one page of full objects.
  */
 export async function listAll<T>(
   client: KubeClient,
@@ -116,15 +118,16 @@ export async function listAll<T>(
   let continueToken: string | undefined;
   let resourceVersion = '';
   do {
-    const page = await kubeJson<{
-      items?: T[];
-      metadata?: { continue?: string; resourceVersion?: string };
-    }>(client, {
+    const response = await kubeRequest(client, {
       path,
       query: { ...query, limit: String(PAGE_SIZE), continue: continueToken },
       accept,
       signal: AbortSignal.timeout(LIST_PAGE_TIMEOUT_MS),
     });
+    const page = JSON.parse(withoutManagedFields(await readBody(response))) as {
+      items?: T[];
+      metadata?: { continue?: string; resourceVersion?: string };
+    };
     for (const item of page.items ?? []) items.push(keep(item));
     continueToken = page.metadata?.continue || undefined;
     resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;

@@ -2,17 +2,12 @@ import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy }
 import { ReadinessService } from '../health/readiness.service';
 import { describeError } from '../kube/kube-errors';
 import { PodRepository } from '../kube/pod.repository';
-import {
-  type CollectionWatch,
-  type KubeObject,
-  type ListResult,
-  type WatchEventType,
-} from '../kube/resource-watch';
+import { type CollectionWatch, type ListResult, type WatchEventType } from '../kube/resource-watch';
 import { VirtualMachineRepository } from '../kube/virtual-machine.repository';
 import { NamespaceScopeService } from '../namespaces/namespace-scope.service';
 import { PoolService } from '../pool/pool.service';
 import { LegacyFinalizerService } from './legacy-finalizer.service';
-import { COMPACT, type Kind, type Observed, observe, ownerOf } from './observed-object';
+import { type Kind, OBSERVE, type Observed, type ObservedObject, ownerOf } from './observed-object';
 import { PendingSweepService } from './pending-sweep.service';
 import { PoolReconciler, isProvisionalOwner } from './pool-reconciler';
 
@@ -59,15 +54,19 @@ export class LifecycleService implements OnApplicationBootstrap, OnModuleDestroy
 
   private async start(): Promise<void> {
     const started = Date.now();
-    await this.scope.synced;
-    // Before the lists: a label or selector change while they run re-applies what was already listed.
-    this.scope.onChange(() => this.scheduleResync());
+    // The lists are fetched while the namespaces and the webhook configuration are read, and applied once those are
+    // known. Listening for scope changes starts before anything is applied: a label or selector change after that
+    // re-applies what was already listed (the scope's own start-up sync does not count as one).
+    const scopeKnown = this.scope.synced.then(() => this.scope.onChange(() => this.scheduleResync()));
     // VMs are applied first (a virt-launcher pod is skipped when its VM exists), but both lists are fetched at once:
     // the API server encodes pods while the VMs are parsed and applied. The pod list waits for the VMs' before it
     // is applied.
     let vmsSynced: Promise<void> = Promise.resolve();
-    const vms = this.watch('vm');
-    const pods = this.watch('pod', () => vmsSynced);
+    const vms = this.watch('vm', () => scopeKnown);
+    const pods = this.watch('pod', async () => {
+      await scopeKnown;
+      await vmsSynced;
+    });
     vmsSynced = vms.start();
     await Promise.all([vmsSynced, pods.start()]);
     if (this.stopped) return;
@@ -85,10 +84,10 @@ export class LifecycleService implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   /** `before`: what a list of this kind waits for, once fetched, before it is applied. */
-  private watch(kind: Kind, before: () => Promise<void> = () => Promise.resolve()): CollectionWatch {
+  private watch(kind: Kind, before: () => Promise<void>): CollectionWatch {
     const repository: PodRepository | VirtualMachineRepository = kind === 'pod' ? this.pods : this.vms;
     const watch = repository.watch({
-      reduce: COMPACT[kind],
+      reduce: OBSERVE[kind],
       aroundList: async (list) => {
         const result = await this.trackList(kind, list);
         await before();
@@ -115,10 +114,10 @@ export class LifecycleService implements OnApplicationBootstrap, OnModuleDestroy
    */
   private async trackList(
     kind: Kind,
-    list: () => Promise<ListResult<KubeObject>>,
-  ): Promise<ListResult<KubeObject>> {
+    list: () => Promise<ListResult<ObservedObject>>,
+  ): Promise<ListResult<ObservedObject>> {
     this.sweeper.listStarted();
-    let result: ListResult<KubeObject>;
+    let result: ListResult<ObservedObject>;
     try {
       result = await list();
     } catch (error) {
@@ -135,12 +134,12 @@ export class LifecycleService implements OnApplicationBootstrap, OnModuleDestroy
     return result;
   }
 
-  private handle(kind: Kind, type: WatchEventType, object: KubeObject): void {
+  private handle(kind: Kind, type: WatchEventType, object: ObservedObject): void {
     const owner = ownerOf(kind, object);
     if (owner === undefined) return;
     if (type === 'DELETED') {
       this.sweeper.deleted(owner);
-      const { namespace, name } = this.objects[kind].get(owner) ?? observe(kind, object);
+      const { namespace, name } = this.objects[kind].get(owner) ?? object.observed;
       if (kind === 'vm') this.finalizers.forget(namespace, name);
       this.objects[kind].delete(owner);
       const released = this.reconciler.deleted(owner);
@@ -148,7 +147,7 @@ export class LifecycleService implements OnApplicationBootstrap, OnModuleDestroy
         this.logger.debug('object deleted: MACs released', { kind, namespace, name, released });
       return;
     }
-    const observed = observe(kind, object);
+    const { observed } = object;
     this.objects[kind].set(owner, observed);
     this.apply(kind, owner, observed);
   }
@@ -176,11 +175,11 @@ export class LifecycleService implements OnApplicationBootstrap, OnModuleDestroy
    * A full list (start, or after the watch could not resume): every listed object is applied, and committed entries
    * of objects no longer listed are released (their deletion happened while we were not watching).
    */
-  private resync(kind: Kind, items: KubeObject[]): void {
+  private resync(kind: Kind, items: ObservedObject[]): void {
     const present = new Map<string, Observed>();
     for (const item of items) {
       const owner = ownerOf(kind, item);
-      if (owner !== undefined) present.set(owner, observe(kind, item));
+      if (owner !== undefined) present.set(owner, item.observed);
     }
     this.objects[kind] = present;
     for (const [owner, observed] of present) this.apply(kind, owner, observed);

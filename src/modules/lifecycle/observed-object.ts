@@ -73,6 +73,28 @@ export function compactVm(vm: KubeObject): KubeObject {
 
 export const COMPACT: Record<Kind, (object: KubeObject) => KubeObject> = { pod: compactPod, vm: compactVm };
 
+/**
+ * An object as the life cycle keeps it: its identity and resourceVersion (a watch resumes from it) and what the pool
+ * needs of it, read when the object arrived.
+ */
+export interface ObservedObject extends KubeObject {
+  readonly observed: Observed;
+}
+
+/**
+ * Reads an object as it arrives: during a list that is page by page, so the annotations and interfaces are parsed
+ * while the next pages are still on their way, and only what the pool needs is held until the list is applied.
+ */
+export const OBSERVE: Record<Kind, (object: KubeObject) => ObservedObject> = {
+  pod: (object) => observedObject('pod', object),
+  vm: (object) => observedObject('vm', object),
+};
+
+function observedObject(kind: Kind, object: KubeObject): ObservedObject {
+  const { name, namespace, resourceVersion } = object.metadata ?? {};
+  return { metadata: { name, namespace, resourceVersion }, observed: observe(kind, object) };
+}
+
 /** The pool owner of an object: `<kind>/<namespace>/<name>`, or undefined without a namespace and name. */
 export function ownerOf(kind: Kind, object: KubeObject): string | undefined {
   const { namespace, name } = object.metadata ?? {};
@@ -90,7 +112,7 @@ export function legacyFinalizerIndex(vm: KubeObject): number | undefined {
   return index < 0 ? undefined : index;
 }
 
-/** Reads what the pool needs of a (compacted) object. */
+/** Reads what the pool needs of an object (whole or compacted: both have the fields it reads). */
 export function observe(kind: Kind, object: KubeObject): Observed {
   const metadata = object.metadata ?? {};
   const record = object as Record<string, unknown>;

@@ -1,3 +1,14 @@
+import {
+  BACKSLASH,
+  CLOSE_BRACE,
+  CLOSE_BRACKET,
+  COMMA,
+  OPEN_BRACE,
+  OPEN_BRACKET,
+  QUOTE,
+  isJsonSpace,
+} from '../../common/json-text';
+
 /** Pod annotation listing the Multus secondary networks; the webhook writes the MACs it picks back into it. */
 export const NETWORKS_ANNOTATION = 'k8s.v1.cni.cncf.io/networks';
 
@@ -50,14 +61,6 @@ const JSON_ERROR_PREFIX =
   'parsePodNetworkAnnotation: failed to parse pod Network Attachment Selection Annotation JSON format: ';
 const SHORT_FORM_SYNTAX = '[<namespace>/]<name>[@<interface>]';
 const PREVIEW_LENGTH = 80;
-
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
 
 // Kubernetes naming rules: namespaces are DNS-1123 labels, NetworkAttachmentDefinition names DNS-1123 subdomains.
 // A name breaking them cannot refer to any object, so the pod is refused here with a clear message rather than
@@ -326,7 +329,7 @@ function compactJson(text: string): string {
       else if (c === QUOTE) inString = false;
     } else if (c === QUOTE) {
       inString = true;
-    } else if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) {
+    } else if (isJsonSpace(c)) {
       if (i > runStart) kept.push(text.slice(runStart, i));
       runStart = i + 1;
     }
