@@ -6,7 +6,7 @@ import { type Server as TlsServer } from 'node:tls';
 import { AppModule } from './app.module';
 import { type CompileCacheState } from './compile-cache';
 import { listen } from './common/listen';
-import { AppConfig, ConfigurationException } from './config/app-config';
+import { AppConfig, ConfigurationException, webhookTlsOptions } from './config/app-config';
 import { LOG_LEVELS, type LogLevelName } from './config/environment';
 import { ServingCertificateService } from './modules/certificates/serving-certificate.service';
 import { placeholderCertificate } from './modules/certificates/placeholder-certificate';
@@ -40,6 +40,8 @@ export interface StartOptions {
   beforeListen?: (app: NestFastifyApplication) => void | Promise<void>;
   /** How main.ts set up the module compile cache, logged with the start (undefined: not by main.ts). */
   compileCache?: CompileCacheState;
+  /** Command-line arguments: upstream's flags (see config/command-line.ts). */
+  args?: readonly string[];
 }
 
 /**
@@ -56,7 +58,7 @@ function startupCertificate(): { key: string; cert: string } {
 }
 
 /**
- * Validates the environment and starts the manager. Returns undefined after logging every invalid variable when
+ * Validates the environment and flags and starts the manager. Returns undefined after logging every invalid one when
  * the configuration is bad, so the caller exits non-zero before anything listens.
  */
 export async function startManager(
@@ -65,7 +67,7 @@ export async function startManager(
 ): Promise<Manager | undefined> {
   let config: AppConfig;
   try {
-    config = AppConfig.fromEnvironment(env);
+    config = AppConfig.fromEnvironment(env, options.args);
   } catch (error) {
     if (!(error instanceof ConfigurationException)) throw error;
     (options.configLogger ?? new ConsoleLogger('Config', { json: true })).fatal(error.message);
@@ -78,7 +80,7 @@ export async function startManager(
     logLevels: levelsFrom(config.logLevel),
   });
   const adapter = new FastifyAdapter({
-    https: { ...startupCertificate(), minVersion: config.webhook.tlsMinVersion },
+    https: { ...startupCertificate(), ...webhookTlsOptions(config.webhook) },
     bodyLimit: WEBHOOK_BODY_LIMIT,
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {

@@ -5,7 +5,7 @@ const compileCache = enableCompileCache();
 
 import { startManager } from './bootstrap';
 
-void startManager(process.env, { compileCache }).then((manager) => {
+void startManager(process.env, { compileCache, args: process.argv.slice(2) }).then((manager) => {
   if (manager === undefined) process.exitCode = 1;
   else flushCompileCache();
 });

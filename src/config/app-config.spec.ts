@@ -124,7 +124,9 @@ describe('AppConfig', () => {
 
   it('explains the failure as one message listing every problem', () => {
     const error = new ConfigurationException(['A=1: bad', 'B=2: worse']);
-    expect(error.message).toBe('Invalid environment variables:\n  - A=1: bad\n  - B=2: worse');
+    expect(error.message).toBe(
+      'Invalid configuration (environment variables and flags):\n  - A=1: bad\n  - B=2: worse',
+    );
   });
 });
 

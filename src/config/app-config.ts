@@ -1,6 +1,8 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from './class-validator';
+import { createSecureContext } from 'node:tls';
 import { parseGoDuration } from '../common/go-duration';
+import { parseCommandLine } from './command-line';
 import { MacRange } from '../modules/pool/mac-range';
 import { PoolException } from '../modules/pool/pool.exception';
 import {
@@ -11,11 +13,14 @@ import {
   splitList,
   type TlsVersionName,
 } from './environment';
+import { opensslCiphers, opensslGroups } from './tls-names';
 
-/** A start-up configuration error listing every invalid `NAME=value` at once. */
+/** A start-up configuration error listing every invalid `NAME=value` and `--flag=value` at once. */
 export class ConfigurationException extends Error {
   constructor(readonly problems: string[]) {
-    super(`Invalid environment variables:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    super(
+      `Invalid configuration (environment variables and flags):\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
     this.name = 'ConfigurationException';
   }
 }
@@ -44,6 +49,26 @@ export interface WebhookSettings {
   extraDnsNames: string[];
   extraIpAddresses: string[];
   tlsMinVersion: 'TLSv1.2' | 'TLSv1.3';
+  /** OpenSSL cipher string (TLS_CIPHER_SUITES); undefined: Node.js's defaults. */
+  ciphers?: string;
+  /** OpenSSL group list, as Node.js's `ecdhCurve` (TLS_GROUP_PREFERENCES); undefined: Node.js's defaults. */
+  groups?: string;
+}
+
+/**
+ * The TLS options of the webhook server. Pass them to every setSecureContext as well: Node.js's setSecureContext
+ * resets the server's minVersion, ciphers and ecdhCurve to its defaults when the options leave them out.
+ */
+export function webhookTlsOptions(settings: WebhookSettings): {
+  minVersion: WebhookSettings['tlsMinVersion'];
+  ciphers?: string;
+  ecdhCurve?: string;
+} {
+  return {
+    minVersion: settings.tlsMinVersion,
+    ...(settings.ciphers === undefined ? {} : { ciphers: settings.ciphers }),
+    ...(settings.groups === undefined ? {} : { ecdhCurve: settings.groups }),
+  };
 }
 
 const TLS_NODE_NAMES: Record<TlsVersionName, WebhookSettings['tlsMinVersion']> = {
@@ -68,22 +93,31 @@ export class AppConfig {
   ) {}
 
   /**
-   * Validates the environment; throws ConfigurationException naming each bad variable and its value. Only the
-   * variables this class knows are read, so unrelated environment never appears in messages (no secrets leak).
+   * Validates the environment and upstream's command-line flags (see command-line.ts: a flag wins over its
+   * variable); throws ConfigurationException naming each bad variable or flag and its value. Only the variables
+   * this class knows are read, so unrelated environment never appears in messages (no secrets leak).
    */
-  static fromEnvironment(env: NodeJS.ProcessEnv): AppConfig {
+  static fromEnvironment(env: NodeJS.ProcessEnv, args: readonly string[] = []): AppConfig {
     const input: Record<string, string> = {};
     for (const name of ENVIRONMENT_VARIABLES) {
       const value = env[name];
       if (value !== undefined) input[name] = value;
     }
+    const flags = parseCommandLine(args);
+    Object.assign(input, flags.values);
     const vars = plainToInstance(EnvironmentVariables, input);
     const invalid = new Set<string>();
-    const problems = validateSync(vars, { skipMissingProperties: false }).map((error) => {
-      invalid.add(error.property);
-      const shown = input[error.property] === undefined ? '(unset)' : input[error.property];
-      return `${error.property}=${shown}: ${Object.values(error.constraints ?? {}).join('; ')}`;
-    });
+    const problems = [
+      ...flags.problems,
+      ...validateSync(vars, { skipMissingProperties: false }).map((error) => {
+        invalid.add(error.property);
+        const shown =
+          flags.shown[error.property] ??
+          `${error.property}=${input[error.property] === undefined ? '(unset)' : input[error.property]}`;
+        return `${shown}: ${Object.values(error.constraints ?? {}).join('; ')}`;
+      }),
+    ];
+    const tls = AppConfig.tlsOptions(vars, invalid, flags.shown, problems);
     // Cross-field checks run in the same pass, over the variables that are valid on their own, so one message
     // lists every problem: a bad LOG_LEVEL does not hide a range whose start is above its end.
     const certificates = AppConfig.certificateSettings(vars, invalid, problems);
@@ -111,6 +145,7 @@ export class AppConfig {
         extraDnsNames: splitList(vars.WEBHOOK_EXTRA_DNS_NAMES),
         extraIpAddresses: splitList(vars.WEBHOOK_EXTRA_IP_ADDRESSES),
         tlsMinVersion: TLS_NODE_NAMES[vars.TLS_MIN_VERSION],
+        ...tls,
       },
       certificates,
       parseListenAddress(vars.METRICS_ADDR),
@@ -118,6 +153,39 @@ export class AppConfig {
       vars.DUPLICATE_POLICY,
       vars.WAIT_TIME * 1000,
     );
+  }
+
+  /**
+   * The OpenSSL names of the cipher suites and groups asked for. A group list this Node.js's OpenSSL cannot use
+   * (X25519MLKEM768 before OpenSSL 3.5) is a problem now, not a server that fails to start later.
+   */
+  private static tlsOptions(
+    vars: EnvironmentVariables,
+    invalid: ReadonlySet<string>,
+    shown: Readonly<Record<string, string>>,
+    problems: string[],
+  ): Pick<WebhookSettings, 'ciphers' | 'groups'> {
+    const ciphers = invalid.has('TLS_CIPHER_SUITES')
+      ? undefined
+      : opensslCiphers(splitList(vars.TLS_CIPHER_SUITES));
+    const groups = invalid.has('TLS_GROUP_PREFERENCES')
+      ? undefined
+      : opensslGroups(splitList(vars.TLS_GROUP_PREFERENCES));
+    for (const [variable, options] of [
+      ['TLS_CIPHER_SUITES', { ciphers }],
+      ['TLS_GROUP_PREFERENCES', { ecdhCurve: groups }],
+    ] as const) {
+      if (Object.values(options)[0] === undefined) continue;
+      try {
+        createSecureContext(options);
+      } catch (error) {
+        const name = shown[variable] ?? `${variable}=${vars[variable]}`;
+        problems.push(
+          `${name}: not supported by this Node.js (OpenSSL ${process.versions.openssl}): ${String(error)}`,
+        );
+      }
+    }
+    return { ciphers, groups };
   }
 
   /**

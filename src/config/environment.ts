@@ -13,6 +13,7 @@ import { Type } from 'class-transformer';
 import { isIP } from 'node:net';
 import { parseGoDuration } from '../common/go-duration';
 import { MacAddress } from '../modules/pool/mac-address';
+import { TLS_GROUP_NAMES, TLS_SUITE_NAMES } from './tls-names';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
 export type LogLevelName = (typeof LOG_LEVELS)[number];
@@ -171,6 +172,20 @@ export class EnvironmentVariables {
   /** Lowest TLS version the webhook server accepts (Go constant names, as upstream's --tls-min-version). */
   @IsIn(TLS_VERSIONS, { message: `must be one of ${TLS_VERSIONS.join(', ')}` })
   TLS_MIN_VERSION: TlsVersionName = 'VersionTLS12';
+
+  /**
+   * TLS 1.2 cipher suites the webhook server offers, comma-separated Go names (upstream's --tls-cipher-suites);
+   * empty: Node.js's defaults. TLS 1.3 suites are always on, as in Go.
+   */
+  @IsCommaList(
+    (item) => TLS_SUITE_NAMES.includes(item),
+    `Go cipher-suite names of ECDHE suites with AES-GCM or ChaCha20-Poly1305, or TLS 1.3 suites (${TLS_SUITE_NAMES.join(', ')})`,
+  )
+  TLS_CIPHER_SUITES = '';
+
+  /** Key-exchange groups in order of preference, comma-separated Go names; empty: Node.js's defaults. */
+  @IsCommaList((item) => TLS_GROUP_NAMES.includes(item), `Go group names (${TLS_GROUP_NAMES.join(', ')})`)
+  TLS_GROUP_PREFERENCES = '';
 
   /**
    * Seconds an admitted MAC stays pending before it is checked against the API and released if no persisted object

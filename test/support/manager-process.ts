@@ -44,10 +44,18 @@ export class ManagerProcess {
     readonly port: number,
     readonly metricsPort: number,
     readonly logPath: string,
+    readonly args: readonly string[],
   ) {}
 
-  static async create(env: Record<string, string>, logPath: string): Promise<ManagerProcess> {
-    return new ManagerProcess(env, await freeLoopbackPort(), await freeLoopbackPort(), logPath);
+  /** `args`: command-line arguments after the script, from the ports this process will use. */
+  static async create(
+    env: Record<string, string>,
+    logPath: string,
+    args: (ports: { webhook: number; metrics: number }) => string[] = () => [],
+  ): Promise<ManagerProcess> {
+    const webhook = await freeLoopbackPort();
+    const metrics = await freeLoopbackPort();
+    return new ManagerProcess(env, webhook, metrics, logPath, args({ webhook, metrics }));
   }
 
   /**
@@ -58,7 +66,7 @@ export class ManagerProcess {
   async start(timeoutMs = 60_000): Promise<number> {
     const started = Date.now();
     const log = openSync(this.logPath, 'a');
-    this.child = spawn(process.execPath, [...managerNodeFlags(), MANAGER_MAIN], {
+    this.child = spawn(process.execPath, [...managerNodeFlags(), MANAGER_MAIN, ...this.args], {
       detached: true,
       env: {
         ...process.env,

@@ -5,7 +5,7 @@ import { type AddressInfo } from 'node:net';
 import { type Server as TlsServer, connect } from 'node:tls';
 import { Counter } from 'prom-client';
 import { ReadinessService } from '../health/readiness.service';
-import { AppConfig } from '../../config/app-config';
+import { AppConfig, webhookTlsOptions } from '../../config/app-config';
 import { CertificateExpiryService } from './certificate-expiry.service';
 import { ServingCertificateService } from './serving-certificate.service';
 import { type CertifiedKey, X509Repository } from './x509.repository';
@@ -49,19 +49,29 @@ describe('ServingCertificateService', () => {
   let serving: ServingCertificateService;
   let readiness: ReadinessService;
   const failures = new Counter({ name: 'test_reload_failures', help: 'h', registers: [] });
-  const expiry = new CertificateExpiryService(
-    AppConfig.fromEnvironment({ RANGE_START: '02:00:00:00:00:00', RANGE_END: '02:00:00:00:ff:ff' }),
-  );
+  // TLS 1.3 only: a swap that dropped the server's TLS options would let TLS 1.2 in again.
+  const config = AppConfig.fromEnvironment({
+    RANGE_START: '02:00:00:00:00:00',
+    RANGE_END: '02:00:00:00:ff:ff',
+    TLS_MIN_VERSION: 'VersionTLS13',
+  });
+  const expiry = new CertificateExpiryService(config);
   let a: CertifiedKey;
   let b: CertifiedKey;
 
   beforeAll(async () => {
     const placeholder = await selfSigned('placeholder');
     [a, b] = await Promise.all([selfSigned('cert-a'), selfSigned('cert-b')]);
-    fastify = Fastify({ https: { key: placeholder.privateKeyPem, cert: placeholder.certificatePem } });
+    fastify = Fastify({
+      https: {
+        key: placeholder.privateKeyPem,
+        cert: placeholder.certificatePem,
+        ...webhookTlsOptions(config.webhook),
+      },
+    });
     fastify.get('/', async () => 'ok');
     readiness = new ReadinessService();
-    serving = new ServingCertificateService(readiness, expiry, failures);
+    serving = new ServingCertificateService(config, readiness, expiry, failures);
     serving.attach(fastify.server as unknown as TlsServer, fastify);
     await fastify.listen({ port: 0, host: '127.0.0.1' });
     port = (fastify.server.address() as AddressInfo).port;
@@ -117,5 +127,22 @@ describe('ServingCertificateService', () => {
     expect(third.socket).not.toBe(first.socket);
     expect(third.connection).toBe('keep-alive');
     agent.destroy();
+  });
+
+  it('keeps the minimum TLS version across swaps (setSecureContext alone would reset it)', async () => {
+    const handshake = (maxVersion: 'TLSv1.2' | 'TLSv1.3') =>
+      new Promise<string>((resolve) => {
+        const socket = connect({ host: '127.0.0.1', port, maxVersion, rejectUnauthorized: false }, () => {
+          const version = socket.getProtocol() ?? 'unknown';
+          socket.destroy();
+          resolve(version);
+        });
+        socket.on('error', () => resolve('refused'));
+      });
+    // Two swaps, whichever was current before.
+    expect(serving.apply(secret(b))).toBe(true);
+    expect(serving.apply(secret(a))).toBe(true);
+    expect(await handshake('TLSv1.2')).toBe('refused');
+    expect(await handshake('TLSv1.3')).toBe('TLSv1.3');
   });
 });

@@ -4,6 +4,7 @@ import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import { type FastifyInstance } from 'fastify';
 import { type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { type Counter } from 'prom-client';
+import { AppConfig, webhookTlsOptions } from '../../config/app-config';
 import { ReadinessService } from '../health/readiness.service';
 import { CertificateExpiryService } from './certificate-expiry.service';
 import { TLS_CERT_KEY, TLS_KEY_KEY } from './certificates.constants';
@@ -32,6 +33,7 @@ export class ServingCertificateService {
   private generation = 0;
 
   constructor(
+    private readonly config: AppConfig,
     readiness: ReadinessService,
     private readonly expiry: CertificateExpiryService,
     @InjectMetric(CERTIFICATE_RELOAD_FAILURES_METRIC) private readonly failures: Counter<string>,
@@ -74,7 +76,12 @@ export class ServingCertificateService {
     if (!keyMatches(leaf, privateKeyPem)) return this.refuse('tls.key does not match tls.crt');
     if (this.server === undefined) return this.refuse('the HTTPS server is not attached');
     try {
-      this.server.setSecureContext({ cert: certificatePem, key: privateKeyPem });
+      // With the TLS options again: setSecureContext resets what it is not given (TLS_MIN_VERSION included).
+      this.server.setSecureContext({
+        cert: certificatePem,
+        key: privateKeyPem,
+        ...webhookTlsOptions(this.config.webhook),
+      });
     } catch (error) {
       return this.refuse(error instanceof Error ? error.message : String(error));
     }

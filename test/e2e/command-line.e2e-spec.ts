@@ -1,0 +1,115 @@
+import { AdmissionregistrationV1Api } from '@kubernetes/client-node';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect } from 'node:tls';
+import { buildWebhookConfiguration } from '../../src/common/webhook-configuration';
+import { adminKubeConfig, controlPlaneInfo, createTestNamespace } from '../support/cluster';
+import { ManagerProcess, buildManager } from '../support/manager-process';
+
+const admission = adminKubeConfig().makeApiClient(AdmissionregistrationV1Api);
+
+/** What a TLS client limited to `options` gets from the manager: the protocol and cipher, or `refused`. */
+function handshake(port: number, options: { maxVersion?: 'TLSv1.2' | 'TLSv1.3'; ciphers?: string }) {
+  return new Promise<string>((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ...options }, () => {
+      const result = `${socket.getProtocol()} ${socket.getCipher().standardName}`;
+      socket.destroy();
+      resolve(result);
+    });
+    socket.on('error', () => resolve('refused'));
+  });
+}
+
+/** The manager as its own process with `args` after the script, and a webhook configuration of its own. */
+async function startWith(args: (ports: { webhook: number; metrics: number }) => string[]) {
+  const scope = randomBytes(4).toString('hex');
+  const configurationName = `kmp-flags-${scope}`;
+  const manager = await ManagerProcess.create(
+    {
+      KUBECONFIG: controlPlaneInfo().kubeconfigPath,
+      RANGE_START: '02:f1:00:00:00:00',
+      RANGE_END: '02:f1:00:00:ff:ff',
+      POD_NAMESPACE: await createTestNamespace('kmp-flags-manager'),
+      WEBHOOK_CONFIGURATION_NAME: configurationName,
+      CA_PROPAGATION_DELAY: '1s',
+      // Flags win: were the environment used, metrics would be on a port nobody reads.
+      METRICS_ADDR: '127.0.0.1:9',
+      LOG_LEVEL: 'warn',
+    },
+    join(controlPlaneInfo().directory, `manager-flags-${scope}.log`),
+    args,
+  );
+  await admission.createMutatingWebhookConfiguration({
+    body: buildWebhookConfiguration({
+      name: configurationName,
+      podsMode: 'opt-in',
+      virtualMachinesMode: 'opt-in',
+      clientConfig: { url: `https://127.0.0.1:${manager.port}` },
+      extraNamespaceSelectorExpressions: [
+        { key: 'kubemacpool.io/test-scope', operator: 'In', values: [scope] },
+      ],
+    }),
+  });
+  const stop = async () => {
+    await admission.deleteMutatingWebhookConfiguration({ name: configurationName }).catch(() => undefined);
+    await manager.stop();
+  };
+  return { manager, stop };
+}
+
+describe("upstream's command-line flags, on the manager process", () => {
+  beforeAll(() => buildManager());
+
+  it("starts and serves with the args of upstream's release Deployment, the TLS flags included", async () => {
+    const { manager, stop } = await startWith(({ metrics }) => [
+      '--v=production',
+      '--wait-time=300',
+      `--metrics-addr=127.0.0.1:${metrics}`,
+      '--tls-min-version=VersionTLS12',
+      '--tls-cipher-suites=TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,TLS_AES_128_GCM_SHA256',
+      '--tls-group-preferences=CurveP256,X25519',
+    ]);
+    try {
+      await manager.start();
+      // Ready means the serving certificate from the Secret replaced the placeholder: the TLS settings must hold
+      // after that swap, not only for the placeholder.
+      expect(await manager.metric('kubemacpool_pool_size')).toBeGreaterThan(0);
+      expect(await handshake(manager.port, { maxVersion: 'TLSv1.2' })).toBe(
+        'TLSv1.2 TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384',
+      );
+      expect(
+        await handshake(manager.port, { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES128-GCM-SHA256' }),
+      ).toBe('refused');
+      expect(await handshake(manager.port, {})).toMatch(/^TLSv1\.3 /);
+    } finally {
+      await stop();
+    }
+  });
+
+  it('keeps --tls-min-version=VersionTLS13 after the serving certificate is loaded', async () => {
+    const { manager, stop } = await startWith(({ metrics }) => [
+      `--metrics-addr=127.0.0.1:${metrics}`,
+      '--tls-min-version=VersionTLS13',
+    ]);
+    try {
+      await manager.start();
+      expect(await handshake(manager.port, { maxVersion: 'TLSv1.2' })).toBe('refused');
+      expect(await handshake(manager.port, {})).toMatch(/^TLSv1\.3 /);
+    } finally {
+      await stop();
+    }
+  });
+
+  it('refuses to start on an unknown or malformed flag, naming each', async () => {
+    const { manager, stop } = await startWith(() => ['--bogus=1', '--wait-time=soon', '--v=production']);
+    try {
+      await expect(manager.start()).rejects.toThrow(/the manager exited with 1/);
+      const log = readFileSync(manager.logPath, 'utf8');
+      expect(log).toContain('--bogus: unknown flag');
+      expect(log).toContain('--wait-time=soon: must be');
+    } finally {
+      await stop();
+    }
+  });
+});
