@@ -1,13 +1,7 @@
-import { AdmissionregistrationV1Api } from '@kubernetes/client-node';
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { connect } from 'node:tls';
-import { buildWebhookConfiguration } from '../../src/common/webhook-configuration';
-import { adminKubeConfig, controlPlaneInfo, createTestNamespace } from '../support/cluster';
-import { ManagerProcess, buildManager } from '../support/manager-process';
-
-const admission = adminKubeConfig().makeApiClient(AdmissionregistrationV1Api);
+import { buildManager } from '../support/manager-process';
+import { startScopedManager } from '../support/scoped-manager';
 
 /** What a TLS client limited to `options` gets from the manager: the protocol and cipher, or `refused`. */
 function handshake(port: number, options: { maxVersion?: 'TLSv1.2' | 'TLSv1.3'; ciphers?: string }) {
@@ -21,41 +15,14 @@ function handshake(port: number, options: { maxVersion?: 'TLSv1.2' | 'TLSv1.3'; 
   });
 }
 
-/** The manager as its own process with `args` after the script, and a webhook configuration of its own. */
-async function startWith(args: (ports: { webhook: number; metrics: number }) => string[]) {
-  const scope = randomBytes(4).toString('hex');
-  const configurationName = `kmp-flags-${scope}`;
-  const manager = await ManagerProcess.create(
-    {
-      KUBECONFIG: controlPlaneInfo().kubeconfigPath,
-      RANGE_START: '02:f1:00:00:00:00',
-      RANGE_END: '02:f1:00:00:ff:ff',
-      POD_NAMESPACE: await createTestNamespace('kmp-flags-manager'),
-      WEBHOOK_CONFIGURATION_NAME: configurationName,
-      CA_PROPAGATION_DELAY: '1s',
-      // Flags win: were the environment used, metrics would be on a port nobody reads.
-      METRICS_ADDR: '127.0.0.1:9',
-      LOG_LEVEL: 'warn',
-    },
-    join(controlPlaneInfo().directory, `manager-flags-${scope}.log`),
-    args,
+/** The manager as its own process with `args` after the script, flags winning over METRICS_ADDR. */
+function startWith(args: (ports: { webhook: number; metrics: number }) => string[]) {
+  return startScopedManager(
+    'flags',
+    // Flags win: were the environment used, metrics would be on a port nobody reads.
+    { RANGE_START: '02:f1:00:00:00:00', RANGE_END: '02:f1:00:00:ff:ff', METRICS_ADDR: '127.0.0.1:9' },
+    { args },
   );
-  await admission.createMutatingWebhookConfiguration({
-    body: buildWebhookConfiguration({
-      name: configurationName,
-      podsMode: 'opt-in',
-      virtualMachinesMode: 'opt-in',
-      clientConfig: { url: `https://127.0.0.1:${manager.port}` },
-      extraNamespaceSelectorExpressions: [
-        { key: 'kubemacpool.io/test-scope', operator: 'In', values: [scope] },
-      ],
-    }),
-  });
-  const stop = async () => {
-    await admission.deleteMutatingWebhookConfiguration({ name: configurationName }).catch(() => undefined);
-    await manager.stop();
-  };
-  return { manager, stop };
 }
 
 describe("upstream's command-line flags, on the manager process", () => {

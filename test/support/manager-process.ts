@@ -44,18 +44,29 @@ export class ManagerProcess {
     readonly port: number,
     readonly metricsPort: number,
     readonly logPath: string,
-    readonly args: readonly string[],
+    private readonly options: { args: readonly string[]; main: string; cwd?: string },
   ) {}
 
-  /** `args`: command-line arguments after the script, from the ports this process will use. */
+  /**
+   * `args`: command-line arguments after the script, from the ports this process will use. `main`: the script
+   * (the compiled dist-dev/src/main.js by default), run in `cwd`.
+   */
   static async create(
     env: Record<string, string>,
     logPath: string,
-    args: (ports: { webhook: number; metrics: number }) => string[] = () => [],
+    options: {
+      args?: (ports: { webhook: number; metrics: number }) => string[];
+      main?: string;
+      cwd?: string;
+    } = {},
   ): Promise<ManagerProcess> {
     const webhook = await freeLoopbackPort();
     const metrics = await freeLoopbackPort();
-    return new ManagerProcess(env, webhook, metrics, logPath, args({ webhook, metrics }));
+    return new ManagerProcess(env, webhook, metrics, logPath, {
+      args: options.args?.({ webhook, metrics }) ?? [],
+      main: options.main ?? MANAGER_MAIN,
+      cwd: options.cwd,
+    });
   }
 
   /**
@@ -66,8 +77,9 @@ export class ManagerProcess {
   async start(timeoutMs = 60_000): Promise<number> {
     const started = Date.now();
     const log = openSync(this.logPath, 'a');
-    this.child = spawn(process.execPath, [...managerNodeFlags(), MANAGER_MAIN, ...this.args], {
+    this.child = spawn(process.execPath, [...managerNodeFlags(), this.options.main, ...this.options.args], {
       detached: true,
+      cwd: this.options.cwd,
       env: {
         ...process.env,
         WEBHOOK_PORT: String(this.port),

@@ -1,0 +1,67 @@
+import { AdmissionregistrationV1Api } from '@kubernetes/client-node';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../support/binaries';
+import { adminKubeConfig } from '../support/cluster';
+import { startScopedManager } from '../support/scoped-manager';
+
+const admission = adminKubeConfig().makeApiClient(AdmissionregistrationV1Api);
+
+/**
+ * The manager as an image runs it: compiled with the build's tsconfig, next to `npm ci --omit=dev` and nothing else,
+ * so a module that resolves only through a development dependency (or through another package's own dependency in
+ * the development tree) fails here. Started against the API server with no Secrets, so the paths loaded late run
+ * too: the CA and serving certificate are made (node-forge), the pool is rebuilt, the webhook configuration patched.
+ */
+describe('the manager with production dependencies only (npm ci --omit=dev)', () => {
+  let directory: string;
+
+  beforeAll(() => {
+    directory = mkdtempSync(join(tmpdir(), 'kmp-production-'));
+    execFileSync(
+      process.execPath,
+      [
+        join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
+        '-p',
+        'tsconfig.build.json',
+        '--outDir',
+        join(directory, 'dist'),
+      ],
+      { cwd: REPO_ROOT, stdio: 'inherit' },
+    );
+    for (const file of ['package.json', 'package-lock.json'])
+      copyFileSync(join(REPO_ROOT, file), join(directory, file));
+    execFileSync(
+      'npm',
+      ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'],
+      {
+        cwd: directory,
+        stdio: 'inherit',
+      },
+    );
+  }, 300_000);
+
+  afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+  it('starts, makes its certificates, rebuilds the pool and serves', async () => {
+    const { manager, stop } = await startScopedManager(
+      'prod',
+      { RANGE_START: '02:f2:00:00:00:00', RANGE_END: '02:f2:00:00:ff:ff' },
+      { main: join(directory, 'dist', 'main.js'), cwd: directory },
+    );
+    try {
+      await manager.start();
+      expect(await manager.metric('kubemacpool_pool_size')).toBe(65536);
+      const configuration = await admission.readMutatingWebhookConfiguration({
+        name: manager.env.WEBHOOK_CONFIGURATION_NAME,
+      });
+      expect(configuration.webhooks?.every((webhook) => (webhook.clientConfig.caBundle ?? '') !== '')).toBe(
+        true,
+      );
+    } finally {
+      await stop();
+    }
+  });
+});
