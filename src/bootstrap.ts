@@ -79,6 +79,7 @@ export async function startManager(
     flattenParams: true,
     logLevels: levelsFrom(config.logLevel),
   });
+  for (const warning of config.warnings) logger.warn(warning);
   const adapter = new FastifyAdapter({
     https: { ...startupCertificate(), ...webhookTlsOptions(config.webhook) },
     bodyLimit: WEBHOOK_BODY_LIMIT,

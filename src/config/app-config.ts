@@ -13,7 +13,7 @@ import {
   splitList,
   type TlsVersionName,
 } from './environment';
-import { opensslCiphers, opensslGroups } from './tls-names';
+import { opensslCiphers, opensslGroup, opensslGroups } from './tls-names';
 
 /** A start-up configuration error listing every invalid `NAME=value` and `--flag=value` at once. */
 export class ConfigurationException extends Error {
@@ -76,6 +76,16 @@ const TLS_NODE_NAMES: Record<TlsVersionName, WebhookSettings['tlsMinVersion']> =
   VersionTLS13: 'TLSv1.3',
 };
 
+/** Whether OpenSSL takes these TLS options (a context is made and dropped). */
+function usable(options: { ciphers?: string; ecdhCurve?: string }): boolean {
+  try {
+    createSecureContext(options);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The validated, typed configuration the modules receive through dependency injection. */
 export class AppConfig {
   constructor(
@@ -90,6 +100,10 @@ export class AppConfig {
     readonly duplicatePolicy: DuplicatePolicy,
     /** How long an admitted MAC may stay pending (WAIT_TIME). */
     readonly pendingTimeoutMs: number,
+    /** The kubeconfig the --kubeconfig flag names (it wins over KUBECONFIG); undefined without the flag. */
+    readonly kubeconfigFlag?: string,
+    /** What was asked for but is left out, with why (logged at start). */
+    readonly warnings: readonly string[] = [],
   ) {}
 
   /**
@@ -117,7 +131,8 @@ export class AppConfig {
         return `${shown}: ${Object.values(error.constraints ?? {}).join('; ')}`;
       }),
     ];
-    const tls = AppConfig.tlsOptions(vars, invalid, flags.shown, problems);
+    const warnings: string[] = [];
+    const tls = AppConfig.tlsOptions(vars, invalid, flags.shown, problems, warnings);
     // Cross-field checks run in the same pass, over the variables that are valid on their own, so one message
     // lists every problem: a bad LOG_LEVEL does not hide a range whose start is above its end.
     const certificates = AppConfig.certificateSettings(vars, invalid, problems);
@@ -152,40 +167,43 @@ export class AppConfig {
       vars.LOG_LEVEL,
       vars.DUPLICATE_POLICY,
       vars.WAIT_TIME * 1000,
+      flags.values.KUBECONFIG,
+      warnings,
     );
   }
 
   /**
-   * The OpenSSL names of the cipher suites and groups asked for. A group list this Node.js's OpenSSL cannot use
-   * (X25519MLKEM768 before OpenSSL 3.5) is a problem now, not a server that fails to start later.
+   * The OpenSSL names of the cipher suites and groups asked for. A group this Node.js's OpenSSL cannot use
+   * (X25519MLKEM768 before OpenSSL 3.5, which the network add-ons operator passes) is left out with a warning, as
+   * long as another remains: the Deployment that starts upstream's binary starts this one too.
    */
   private static tlsOptions(
     vars: EnvironmentVariables,
     invalid: ReadonlySet<string>,
     shown: Readonly<Record<string, string>>,
     problems: string[],
+    warnings: string[],
   ): Pick<WebhookSettings, 'ciphers' | 'groups'> {
+    const named = (variable: 'TLS_CIPHER_SUITES' | 'TLS_GROUP_PREFERENCES') =>
+      shown[variable] ?? `${variable}=${vars[variable]}`;
+    const openssl = `this Node.js (OpenSSL ${process.versions.openssl})`;
     const ciphers = invalid.has('TLS_CIPHER_SUITES')
       ? undefined
       : opensslCiphers(splitList(vars.TLS_CIPHER_SUITES));
-    const groups = invalid.has('TLS_GROUP_PREFERENCES')
-      ? undefined
-      : opensslGroups(splitList(vars.TLS_GROUP_PREFERENCES));
-    for (const [variable, options] of [
-      ['TLS_CIPHER_SUITES', { ciphers }],
-      ['TLS_GROUP_PREFERENCES', { ecdhCurve: groups }],
-    ] as const) {
-      if (Object.values(options)[0] === undefined) continue;
-      try {
-        createSecureContext(options);
-      } catch (error) {
-        const name = shown[variable] ?? `${variable}=${vars[variable]}`;
-        problems.push(
-          `${name}: not supported by this Node.js (OpenSSL ${process.versions.openssl}): ${String(error)}`,
-        );
-      }
+    if (ciphers !== undefined && !usable({ ciphers })) {
+      problems.push(`${named('TLS_CIPHER_SUITES')}: not supported by ${openssl}`);
     }
-    return { ciphers, groups };
+    const asked = invalid.has('TLS_GROUP_PREFERENCES') ? [] : splitList(vars.TLS_GROUP_PREFERENCES);
+    const supported = asked.filter((name) => usable({ ecdhCurve: opensslGroup(name) }));
+    const left = [...new Set(asked.filter((name) => !supported.includes(name)))];
+    if (asked.length > 0 && supported.length === 0) {
+      problems.push(`${named('TLS_GROUP_PREFERENCES')}: none of these groups is supported by ${openssl}`);
+    } else if (left.length > 0) {
+      warnings.push(
+        `${named('TLS_GROUP_PREFERENCES')}: ${left.join(', ')} not supported by ${openssl}, left out`,
+      );
+    }
+    return { ciphers, groups: opensslGroups(supported) };
   }
 
   /**

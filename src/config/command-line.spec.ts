@@ -54,10 +54,17 @@ describe('parseCommandLine', () => {
     expect(
       parseCommandLine(['--bogus=1', '--wait-time', 'x', '-q', 'value', 'extra', '--metrics-addr']).problems,
     ).toEqual([
-      expect.stringMatching(/^--bogus: unknown flag \(known: --metrics-addr, --wait-time, --v, /),
+      expect.stringMatching(
+        /^--bogus: unknown flag \(known: --kubeconfig, --metrics-addr, --wait-time, --v, /,
+      ),
       expect.stringMatching(/^-q: unknown flag/),
       expect.stringMatching(/^extra: unexpected argument/),
       '--metrics-addr: needs a value (--metrics-addr=<value>)',
+    ]);
+    // Names of Object.prototype are no flags either.
+    expect(parseCommandLine(['--constructor=1', '-toString', 'x']).problems).toEqual([
+      expect.stringMatching(/^--constructor: unknown flag/),
+      expect.stringMatching(/^--toString: unknown flag/),
     ]);
     expect(parseCommandLine(['--', 'a', 'b']).problems).toEqual([
       'a b: unexpected arguments (the manager takes flags only)',
@@ -86,18 +93,33 @@ describe('AppConfig with flags', () => {
     expect(config.webhook.groups).toBe('X25519:P-256');
   });
 
-  it('takes the post-quantum hybrid group where OpenSSL has it (3.5 and later), and names it where not', () => {
+  it('takes the post-quantum hybrid group where OpenSSL has it (3.5 and later), and leaves it out with a warning where not', () => {
     const [major, minor] = process.versions.openssl.split('.').map(Number);
-    const args = ['--tls-group-preferences=X25519MLKEM768,X25519'];
+    // What the network add-ons operator passes for its TLS profiles.
+    const config = AppConfig.fromEnvironment(RANGE, [
+      '--tls-group-preferences=X25519MLKEM768,X25519,CurveP256,CurveP384,X25519',
+    ]);
     if (major > 3 || (major === 3 && minor >= 5)) {
-      expect(AppConfig.fromEnvironment(RANGE, args).webhook.groups).toBe('X25519MLKEM768:X25519');
+      expect(config.webhook.groups).toBe('X25519MLKEM768:X25519:P-256:P-384');
+      expect(config.warnings).toEqual([]);
     } else {
-      expect(problemsOf(RANGE, args)).toEqual([
+      expect(config.webhook.groups).toBe('X25519:P-256:P-384');
+      expect(config.warnings).toEqual([
         expect.stringMatching(
-          /^--tls-group-preferences=X25519MLKEM768,X25519: not supported by this Node\.js \(OpenSSL 3\./,
+          /^--tls-group-preferences=X25519MLKEM768,X25519,CurveP256,CurveP384,X25519: X25519MLKEM768 not supported by this Node\.js \(OpenSSL 3\.\d+\.\d+\), left out$/,
         ),
       ]);
+      expect(problemsOf(RANGE, ['--tls-group-preferences=X25519MLKEM768'])).toEqual([
+        expect.stringMatching(/^--tls-group-preferences=X25519MLKEM768: none of these groups is supported/),
+      ]);
     }
+  });
+
+  it('takes the kubeconfig flag upstream has from controller-runtime', () => {
+    expect(AppConfig.fromEnvironment(RANGE, ['--kubeconfig=/etc/kube/config']).kubeconfigFlag).toBe(
+      '/etc/kube/config',
+    );
+    expect(AppConfig.fromEnvironment(RANGE).kubeconfigFlag).toBeUndefined();
   });
 
   it('leaves cipher suites and groups to Node.js when none are given', () => {

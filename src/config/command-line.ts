@@ -12,6 +12,8 @@ interface FlagSpec {
 }
 
 const FLAGS: Readonly<Record<string, FlagSpec>> = {
+  // Registered by controller-runtime in upstream's binary: the kubeconfig of an out-of-cluster run.
+  kubeconfig: { variable: 'KUBECONFIG' },
   'metrics-addr': { variable: 'METRICS_ADDR' },
   'wait-time': { variable: 'WAIT_TIME' },
   // Upstream: `production` logs JSON at info; any other value is zap's development mode, which logs debug.
@@ -51,7 +53,7 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
       continue;
     }
     const [, name, inline] = match;
-    const spec = FLAGS[name];
+    const spec = Object.hasOwn(FLAGS, name) ? FLAGS[name] : undefined;
     if (spec === undefined) {
       result.problems.push(
         `-${name.length > 1 ? '-' : ''}${name}: unknown flag (known: ${FLAG_NAMES.map((f) => `--${f}`).join(', ')})`,

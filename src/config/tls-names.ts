@@ -50,5 +50,10 @@ export function opensslCiphers(names: readonly string[]): string | undefined {
 
 /** The OpenSSL group list (Node.js's `ecdhCurve`) for Go group names (each one of TLS_GROUP_NAMES), in order. */
 export function opensslGroups(names: readonly string[]): string | undefined {
-  return names.length === 0 ? undefined : names.map((name) => GROUPS[name]).join(':');
+  return names.length === 0 ? undefined : [...new Set(names.map((name) => GROUPS[name]))].join(':');
+}
+
+/** The OpenSSL name of a Go group name (one of TLS_GROUP_NAMES). */
+export function opensslGroup(name: string): string {
+  return GROUPS[name];
 }

@@ -4,7 +4,10 @@ import { buildManager } from '../support/manager-process';
 import { startScopedManager } from '../support/scoped-manager';
 
 /** What a TLS client limited to `options` gets from the manager: the protocol and cipher, or `refused`. */
-function handshake(port: number, options: { maxVersion?: 'TLSv1.2' | 'TLSv1.3'; ciphers?: string }) {
+function handshake(
+  port: number,
+  options: { maxVersion?: 'TLSv1.2' | 'TLSv1.3'; ciphers?: string; ecdhCurve?: string },
+) {
   return new Promise<string>((resolve) => {
     const socket = connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ...options }, () => {
       const result = `${socket.getProtocol()} ${socket.getCipher().standardName}`;
@@ -49,6 +52,9 @@ describe("upstream's command-line flags, on the manager process", () => {
         await handshake(manager.port, { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES128-GCM-SHA256' }),
       ).toBe('refused');
       expect(await handshake(manager.port, {})).toMatch(/^TLSv1\.3 /);
+      // The groups hold too: a client with none of them gets no handshake.
+      expect(await handshake(manager.port, { ecdhCurve: 'P-384' })).toBe('refused');
+      expect(await handshake(manager.port, { ecdhCurve: 'P-256' })).toMatch(/^TLSv1\.3 /);
     } finally {
       await stop();
     }

@@ -3,7 +3,7 @@ import { request as httpsRequest } from 'node:https';
 import { StringDecoder } from 'node:string_decoder';
 import { type KubeClient, requestCredentials } from './kube-connection';
 import { KubeApiError } from './kube-errors';
-import { withoutManagedFields } from './managed-fields';
+import { parseWithoutManagedFields } from './managed-fields';
 
 /** Asks the API server for objects as metadata only (PartialObjectMetadata): no specs, no status. */
 export const METADATA_ONLY =
@@ -124,7 +124,7 @@ export async function listAll<T>(
       accept,
       signal: AbortSignal.timeout(LIST_PAGE_TIMEOUT_MS),
     });
-    const page = JSON.parse(withoutManagedFields(await readBody(response))) as {
+    const page = parseWithoutManagedFields(await readBody(response)) as {
       items?: T[];
       metadata?: { continue?: string; resourceVersion?: string };
     };

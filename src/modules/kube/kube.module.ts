@@ -1,4 +1,5 @@
 import { Global, Logger, Module } from '@nestjs/common';
+import { AppConfig } from '../../config/app-config';
 import { ConfigMapRepository } from './config-map.repository';
 import { EventRepository } from './event.repository';
 import { KubeConnection } from './kube-connection';
@@ -26,8 +27,13 @@ const REPOSITORIES = [
   providers: [
     {
       provide: KubeConnection,
-      useFactory: async () => {
-        const connection = await KubeConnection.fromEnvironment(process.env);
+      inject: [AppConfig],
+      useFactory: async (config: AppConfig) => {
+        const connection = await KubeConnection.fromEnvironment(
+          config.kubeconfigFlag === undefined
+            ? process.env
+            : { ...process.env, KUBECONFIG: config.kubeconfigFlag },
+        );
         new Logger('KubeModule').log('Kubernetes client configured', connection.describe());
         return connection;
       },

@@ -1,4 +1,4 @@
-import { withoutManagedFields } from './managed-fields';
+import { parseWithoutManagedFields, withoutManagedFields } from './managed-fields';
 
 /** What the text must parse to: the parsed text with every managedFields member deleted. */
 function expected(text: string): unknown {
@@ -106,5 +106,12 @@ describe('withoutManagedFields', () => {
       const text = JSON.stringify({ items: [value(0), value(0)] }, undefined, random() < 0.3 ? 1 : undefined);
       expect(JSON.parse(withoutManagedFields(text))).toEqual(expected(text));
     }
+  });
+
+  it('parses the text as sent when the shortened one would not parse (an object with the key twice)', () => {
+    const text = '{"a":1,"managedFields":[],"managedFields":[{"b":2}]}';
+    expect(() => JSON.parse(withoutManagedFields(text))).toThrow();
+    expect(parseWithoutManagedFields(text)).toEqual(JSON.parse(text));
+    expect(parseWithoutManagedFields('{"a":1,"managedFields":[{"b":2}]}')).toEqual({ a: 1 });
   });
 });

@@ -78,3 +78,17 @@ export function withoutManagedFields(text: string): string {
   kept.push(text.slice(from));
   return kept.join('');
 }
+
+/**
+ * JSON.parse of a list's text without its managedFields (see withoutManagedFields); should the shortened text not
+ * parse (a text the scan was not written for, such as an object with the key twice), the text as sent is parsed.
+ */
+export function parseWithoutManagedFields(text: string): unknown {
+  const shortened = withoutManagedFields(text);
+  if (shortened === text) return JSON.parse(text);
+  try {
+    return JSON.parse(shortened);
+  } catch {
+    return JSON.parse(text);
+  }
+}
