@@ -3,6 +3,9 @@ import { connect } from 'node:tls';
 import { buildManager } from '../support/manager-process';
 import { startScopedManager } from '../support/scoped-manager';
 
+/** Below jest's 60 s per test, so a manager that never gets ready fails with its own message and log path. */
+const START_TIMEOUT_MS = 40_000;
+
 /** What a TLS client limited to `options` gets from the manager: the protocol and cipher, or `refused`. */
 function handshake(
   port: number,
@@ -41,7 +44,7 @@ describe("upstream's command-line flags, on the manager process", () => {
       '--tls-group-preferences=CurveP256,X25519',
     ]);
     try {
-      await manager.start();
+      await manager.start(START_TIMEOUT_MS);
       // Ready means the serving certificate from the Secret replaced the placeholder: the TLS settings must hold
       // after that swap, not only for the placeholder.
       expect(await manager.metric('kubemacpool_pool_size')).toBeGreaterThan(0);
@@ -66,7 +69,7 @@ describe("upstream's command-line flags, on the manager process", () => {
       '--tls-min-version=VersionTLS13',
     ]);
     try {
-      await manager.start();
+      await manager.start(START_TIMEOUT_MS);
       expect(await handshake(manager.port, { maxVersion: 'TLSv1.2' })).toBe('refused');
       expect(await handshake(manager.port, {})).toMatch(/^TLSv1\.3 /);
     } finally {
@@ -77,7 +80,7 @@ describe("upstream's command-line flags, on the manager process", () => {
   it('refuses to start on an unknown or malformed flag, naming each', async () => {
     const { manager, stop } = await startWith(() => ['--bogus=1', '--wait-time=soon', '--v=production']);
     try {
-      await expect(manager.start()).rejects.toThrow(/the manager exited with 1/);
+      await expect(manager.start(START_TIMEOUT_MS)).rejects.toThrow(/the manager exited with 1/);
       const log = readFileSync(manager.logPath, 'utf8');
       expect(log).toContain('--bogus: unknown flag');
       expect(log).toContain('--wait-time=soon: must be');

@@ -7,6 +7,9 @@ import { REPO_ROOT } from '../support/binaries';
 import { adminKubeConfig } from '../support/cluster';
 import { startScopedManager } from '../support/scoped-manager';
 
+/** Below jest's 60 s per test, so a manager that never gets ready fails with its own message and log path. */
+const START_TIMEOUT_MS = 40_000;
+
 const admission = adminKubeConfig().makeApiClient(AdmissionregistrationV1Api);
 
 /**
@@ -52,7 +55,7 @@ describe('the manager with production dependencies only (npm ci --omit=dev)', ()
       { main: join(directory, 'dist', 'main.js'), cwd: directory },
     );
     try {
-      await manager.start();
+      await manager.start(START_TIMEOUT_MS);
       expect(await manager.metric('kubemacpool_pool_size')).toBe(65536);
       const configuration = await admission.readMutatingWebhookConfiguration({
         name: manager.env.WEBHOOK_CONFIGURATION_NAME,
