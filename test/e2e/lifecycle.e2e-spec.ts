@@ -215,15 +215,18 @@ describe('allocation life cycle with the manager as its own process', () => {
         (error: unknown) => ((error as { code?: number }).code === 404 ? true : undefined),
       ),
     );
-    // Removed by this manager (another test file's manager could be running alongside).
-    expect(
+    // Removed by this manager (another test file's manager could be running alongside). The manager logs once the
+    // PATCH has answered, which may be after the VM is already gone for the API server: wait for the line.
+    await waitUntil('the manager to log that it removed the legacy finalizer', async () =>
       logRecords(env.manager.logPath).some(
         (r) =>
           r.message === 'removed the legacy finalizer from a VM being deleted' &&
           r.namespace === legacyNamespace &&
           r.name === 'legacy',
-      ),
-    ).toBe(true);
+      )
+        ? true
+        : undefined,
+    );
     expect(await env.used()).toBe(500);
     expect(await env.committed()).toBe(500);
     expect(await env.pending()).toBe(0);
