@@ -24,6 +24,7 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
 };
 
 export const FLAG_NAMES: readonly string[] = Object.keys(FLAGS);
+const KNOWN_FLAGS = FLAG_NAMES.map((flag) => `--${flag}`).join(', ');
 
 export interface CommandLine {
   /** Variable values set by flags (they win over the environment). */
@@ -47,7 +48,7 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
       result.problems.push(
         arg === '--' && i + 1 < args.length
           ? `${args.slice(i + 1).join(' ')}: unexpected arguments (the manager takes flags only)`
-          : `${arg}: unexpected argument (the manager takes flags only: ${FLAG_NAMES.map((f) => `--${f}`).join(', ')})`,
+          : `${arg}: unexpected argument (the manager takes flags only: ${KNOWN_FLAGS})`,
       );
       if (arg === '--') break;
       continue;
@@ -55,9 +56,7 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
     const [, name, inline] = match;
     const spec = Object.hasOwn(FLAGS, name) ? FLAGS[name] : undefined;
     if (spec === undefined) {
-      result.problems.push(
-        `-${name.length > 1 ? '-' : ''}${name}: unknown flag (known: ${FLAG_NAMES.map((f) => `--${f}`).join(', ')})`,
-      );
+      result.problems.push(`-${name.length > 1 ? '-' : ''}${name}: unknown flag (known: ${KNOWN_FLAGS})`);
       if (inline === undefined && i + 1 < args.length && !args[i + 1].startsWith('-')) i++;
       continue;
     }

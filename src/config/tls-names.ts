@@ -50,7 +50,7 @@ export function opensslCiphers(names: readonly string[]): string | undefined {
 
 /** The OpenSSL group list (Node.js's `ecdhCurve`) for Go group names (each one of TLS_GROUP_NAMES), in order. */
 export function opensslGroups(names: readonly string[]): string | undefined {
-  return names.length === 0 ? undefined : [...new Set(names.map((name) => GROUPS[name]))].join(':');
+  return names.length === 0 ? undefined : [...new Set(names.map(opensslGroup))].join(':');
 }
 
 /** The OpenSSL name of a Go group name (one of TLS_GROUP_NAMES). */
