@@ -48,6 +48,9 @@ module.exports = {
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
     // The shipped alert rules through promtool (Debian package `prometheus`); no control plane.
     { ...common, displayName: 'monitoring', testMatch: ['<rootDir>/test/monitoring/**/*.spec.ts'] },
+    // The Helm chart through the helm binary (lint, template, schema) and the manifests rendered from it; no control
+    // plane.
+    { ...common, displayName: 'chart', testMatch: ['<rootDir>/test/chart/**/*.spec.ts'] },
     {
       ...common,
       displayName: 'integration',

@@ -10,6 +10,7 @@ import { X509Certificate, randomBytes } from 'node:crypto';
 import { request as httpsRequest } from 'node:https';
 import { type AddressInfo } from 'node:net';
 import { connect } from 'node:tls';
+import { chartIdentity } from '../support/chart-identity';
 import { adminKubeConfig, createTestNamespace } from '../support/cluster';
 import { CertificateManagerService } from '../../src/modules/certificates/certificate-manager.service';
 import { X509Repository } from '../../src/modules/certificates/x509.repository';
@@ -49,6 +50,7 @@ class Scenario {
   managerNamespace = '';
   targetNamespace = '';
   manager!: TestManager;
+  private releaseIdentity: () => Promise<void> = () => Promise.resolve();
 
   async start(
     env: Record<string, string>,
@@ -83,6 +85,9 @@ class Scenario {
       },
     });
     await options.prepare?.();
+    // The chart's ServiceAccount and RBAC: the Secrets by name in its namespace, its own webhook configuration.
+    const identity = await chartIdentity(this.managerNamespace, this.configurationName);
+    this.releaseIdentity = identity.release;
     this.manager = await startTestManager(
       {
         POD_NAMESPACE: this.managerNamespace,
@@ -91,6 +96,7 @@ class Scenario {
         ...env,
       },
       addTestAllowRoute,
+      [`--kubeconfig=${identity.kubeconfigPath}`],
     );
   }
 
@@ -99,6 +105,7 @@ class Scenario {
       .deleteMutatingWebhookConfiguration({ name: this.configurationName })
       .catch(() => undefined);
     await this.manager?.close();
+    await this.releaseIdentity();
   }
 
   configuration(): Promise<V1MutatingWebhookConfiguration> {

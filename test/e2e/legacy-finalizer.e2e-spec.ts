@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { VM_WEBHOOK_NAME, buildWebhookConfiguration } from '../../src/common/webhook-configuration';
 import { virtualMachine } from '../fixtures/objects';
+import { chartIdentity } from '../support/chart-identity';
 import { adminKubeConfig, controlPlaneInfo, createTestNamespace } from '../support/cluster';
 import { logRecords } from '../support/manager-log';
 import { ManagerProcess, buildManager } from '../support/manager-process';
@@ -55,6 +56,7 @@ describe('the legacy finalizer', () => {
   const scope = randomBytes(4).toString('hex');
   const configurationName = `kmp-legacy-${scope}`;
   let manager: ManagerProcess;
+  let identity: Awaited<ReturnType<typeof chartIdentity>> | undefined;
   let managed: string;
 
   const committed = () => manager.metric('kubemacpool_pool_entries', '{state="committed"}');
@@ -88,9 +90,11 @@ describe('the legacy finalizer', () => {
 
   beforeAll(async () => {
     const managerNamespace = await createTestNamespace('kmp-legacy-manager');
+    // The chart's identity: removing the finalizer is the one write to VMs its RBAC allows (patch).
+    identity = await chartIdentity(managerNamespace, configurationName);
     manager = await ManagerProcess.create(
       {
-        KUBECONFIG: controlPlaneInfo().kubeconfigPath,
+        KUBECONFIG: identity.kubeconfigPath,
         POD_NAMESPACE: managerNamespace,
         WEBHOOK_CONFIGURATION_NAME: configurationName,
         CA_PROPAGATION_DELAY: '1s',
@@ -116,6 +120,7 @@ describe('the legacy finalizer', () => {
   afterAll(async () => {
     await admission.deleteMutatingWebhookConfiguration({ name: configurationName }).catch(() => undefined);
     await manager?.stop();
+    await identity?.release();
   });
 
   it('stays on a VM that is not being deleted', async () => {

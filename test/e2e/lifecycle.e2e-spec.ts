@@ -18,6 +18,7 @@ import { X509Repository } from '../../src/modules/certificates/x509.repository';
 import { MacAddress } from '../../src/modules/pool/mac-address';
 import { podWithNetworks, virtualMachine } from '../fixtures/objects';
 import { REPO_ROOT } from '../support/binaries';
+import { chartIdentity } from '../support/chart-identity';
 import { adminKubeConfig, controlPlaneInfo, createTestNamespace } from '../support/cluster';
 import { ControlPlane } from '../support/control-plane';
 import { FaultProxy } from '../support/fault-proxy';
@@ -67,6 +68,8 @@ async function inParallel<T, R>(
   return results;
 }
 
+const SHARED_CLUSTER = { kubeConfig: kc, kubeconfigPath: controlPlaneInfo().kubeconfigPath };
+
 /**
  * The manager as its own process, with the real webhook configuration scoped to this environment's namespaces. By
  * default on the shared control plane; `cluster` names another one (its admin KubeConfig and the file the manager
@@ -78,11 +81,10 @@ class LifecycleEnvironment {
   managerNamespace = '';
   manager!: ManagerProcess;
 
+  private releaseIdentity: () => Promise<void> = () => Promise.resolve();
+
   constructor(
-    private readonly cluster: { kubeConfig: KubeConfig; kubeconfigPath: string } = {
-      kubeConfig: kc,
-      kubeconfigPath: controlPlaneInfo().kubeconfigPath,
-    },
+    private readonly cluster: { kubeConfig: KubeConfig; kubeconfigPath: string } = SHARED_CLUSTER,
   ) {}
 
   private get admission() {
@@ -91,9 +93,16 @@ class LifecycleEnvironment {
 
   async start(env: Record<string, string>): Promise<void> {
     this.managerNamespace = await createTestNamespace('kmp-life-manager', {}, this.cluster.kubeConfig);
+    // On the shared control plane the manager authenticates as the chart's ServiceAccount, with the chart's RBAC.
+    let kubeconfigPath = this.cluster.kubeconfigPath;
+    if (this.cluster === SHARED_CLUSTER) {
+      const identity = await chartIdentity(this.managerNamespace, this.configurationName);
+      this.releaseIdentity = identity.release;
+      kubeconfigPath = identity.kubeconfigPath;
+    }
     this.manager = await ManagerProcess.create(
       {
-        KUBECONFIG: this.cluster.kubeconfigPath,
+        KUBECONFIG: kubeconfigPath,
         POD_NAMESPACE: this.managerNamespace,
         WEBHOOK_CONFIGURATION_NAME: this.configurationName,
         CA_PROPAGATION_DELAY: '1s',
@@ -124,6 +133,7 @@ class LifecycleEnvironment {
       .deleteMutatingWebhookConfiguration({ name: this.configurationName })
       .catch(() => undefined);
     await this.manager?.stop();
+    await this.releaseIdentity();
   }
 
   used = () => this.manager.metric('kubemacpool_pool_used');

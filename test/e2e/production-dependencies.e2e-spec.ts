@@ -1,5 +1,5 @@
 import { AdmissionregistrationV1Api } from '@kubernetes/client-node';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,5 +66,16 @@ describe('the manager with production dependencies only (npm ci --omit=dev)', ()
     } finally {
       await stop();
     }
+  });
+
+  it('loads the chart hooks script (helm test, pre-delete) with them', () => {
+    const run = spawnSync(process.execPath, [join(directory, 'dist', 'chart-hooks.js'), 'no-such-command'], {
+      cwd: directory,
+      encoding: 'utf8',
+    });
+    expect({ status: run.status, stderr: run.stderr }).toEqual({
+      status: 2,
+      stderr: 'usage: chart-hooks check-readiness | chart-hooks remove-webhook-configuration NAME\n',
+    });
   });
 });

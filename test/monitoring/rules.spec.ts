@@ -47,7 +47,8 @@ describe('the alert rules and dashboard in k8s/monitoring', () => {
 
   it("has upstream's KubemacpoolMACCollisionDetected exactly, in upstream's group and object", () => {
     const rule = loadPrometheusRule();
-    expect(rule.metadata).toEqual({
+    // Upstream's name and labels (the chart adds its app.kubernetes.io labels).
+    expect(rule.metadata).toMatchObject({
       name: 'kubemacpool-prometheus-rule',
       namespace: 'kubemacpool-system',
       labels: {
@@ -125,20 +126,21 @@ describe('the alert rules and dashboard in k8s/monitoring', () => {
     });
   });
 
-  it('ships the Service, ServiceMonitor and RBAC upstream monitoring has, all in kubemacpool-system', () => {
+  it('ships the Service, ServiceMonitor and RBAC upstream monitoring has, in kubemacpool-system, and the metrics-reader binding', () => {
     const objects = loadMonitoringObjects().map(({ object }) => ({
       kind: object.kind,
       name: object.metadata.name,
       namespace: (object.metadata as { namespace?: string }).namespace,
     }));
-    expect(objects).toEqual(
-      [
-        { kind: 'PrometheusRule', name: 'kubemacpool-prometheus-rule' },
-        { kind: 'Service', name: 'kubemacpool-metrics-service' },
-        { kind: 'ServiceMonitor', name: 'kubemacpool-metrics-monitor' },
-        { kind: 'Role', name: 'kubemacpool-prometheus' },
-        { kind: 'RoleBinding', name: 'kubemacpool-prometheus' },
-      ].map((object) => ({ ...object, namespace: 'kubemacpool-system' })),
-    );
+    const ns = 'kubemacpool-system';
+    expect(objects).toEqual([
+      { kind: 'PrometheusRule', name: 'kubemacpool-prometheus-rule', namespace: ns },
+      { kind: 'Service', name: 'kubemacpool-metrics-service', namespace: ns },
+      { kind: 'ServiceMonitor', name: 'kubemacpool-metrics-monitor', namespace: ns },
+      // Cluster-scoped: lets Prometheus GET /metrics through kube-rbac-proxy.
+      { kind: 'ClusterRoleBinding', name: 'kubemacpool-metrics-reader', namespace: undefined },
+      { kind: 'Role', name: 'kubemacpool-prometheus', namespace: ns },
+      { kind: 'RoleBinding', name: 'kubemacpool-prometheus', namespace: ns },
+    ]);
   });
 });

@@ -29,3 +29,10 @@ export async function createTestNamespace(
     .createNamespace({ body: { metadata: { name, labels: { 'kubemacpool.io/test': 'true', ...labels } } } });
   return name;
 }
+
+/** A KubeConfig read from a kubeconfig file (e.g. one that authenticates as a ServiceAccount). */
+export function kubeConfigFromFile(path: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(path);
+  return kc;
+}

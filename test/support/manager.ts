@@ -14,12 +14,14 @@ export interface TestManager extends Manager {
 }
 
 /**
- * Starts the manager in this process against the test control plane (KUBECONFIG is set by the global setup), with
- * the webhook server on a free port and the given environment on top of test defaults.
+ * Starts the manager in this process against the test control plane (KUBECONFIG is set by the global setup, and
+ * `--kubeconfig` in `args` wins over it), with the webhook server on a free port and the given environment on top of
+ * test defaults.
  */
 export async function startTestManager(
   env: Record<string, string>,
   beforeListen?: (app: NestFastifyApplication) => void,
+  args: readonly string[] = [],
 ): Promise<TestManager> {
   const manager = await startManager(
     {
@@ -31,7 +33,7 @@ export async function startTestManager(
       LOG_LEVEL: 'warn',
       ...env,
     },
-    { beforeListen },
+    { beforeListen, args },
   );
   if (manager === undefined) throw new Error('the manager refused its configuration');
   const port = (manager.app.getHttpServer().address() as AddressInfo).port;

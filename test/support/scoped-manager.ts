@@ -2,13 +2,14 @@ import { AdmissionregistrationV1Api } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { buildWebhookConfiguration } from '../../src/common/webhook-configuration';
+import { chartIdentity } from './chart-identity';
 import { adminKubeConfig, controlPlaneInfo, createTestNamespace } from './cluster';
 import { ManagerProcess } from './manager-process';
 
 /**
  * The manager as its own process on the shared control plane, with a namespace and an opt-in webhook configuration
  * of its own that manages no namespace (the configuration is there for its caBundle): enough to start, make its
- * certificates and serve. `stop` removes the configuration and stops the process.
+ * certificates and serve. It authenticates as the chart's ServiceAccount (test/support/chart-identity.ts). `stop` removes the configuration and stops the process.
  */
 export async function startScopedManager(
   label: string,
@@ -18,10 +19,12 @@ export async function startScopedManager(
   const admission = adminKubeConfig().makeApiClient(AdmissionregistrationV1Api);
   const scope = randomBytes(4).toString('hex');
   const configurationName = `kmp-${label}-${scope}`;
+  const namespace = await createTestNamespace(`kmp-${label}-manager`);
+  const identity = await chartIdentity(namespace, configurationName);
   const manager = await ManagerProcess.create(
     {
-      KUBECONFIG: controlPlaneInfo().kubeconfigPath,
-      POD_NAMESPACE: await createTestNamespace(`kmp-${label}-manager`),
+      KUBECONFIG: identity.kubeconfigPath,
+      POD_NAMESPACE: namespace,
       WEBHOOK_CONFIGURATION_NAME: configurationName,
       CA_PROPAGATION_DELAY: '1s',
       LOG_LEVEL: 'warn',
@@ -44,6 +47,7 @@ export async function startScopedManager(
   const stop = async () => {
     await admission.deleteMutatingWebhookConfiguration({ name: configurationName }).catch(() => undefined);
     await manager.stop();
+    await identity.release();
   };
   return { manager, stop };
 }

@@ -7,6 +7,7 @@ import {
 import { randomBytes } from 'node:crypto';
 import { type OptMode, buildWebhookConfiguration } from '../../src/common/webhook-configuration';
 import { ServingCertificateService } from '../../src/modules/certificates/serving-certificate.service';
+import { chartIdentity } from './chart-identity';
 import { adminKubeConfig, createTestNamespace } from './cluster';
 import { type TestManager, startTestManager } from './manager';
 
@@ -50,7 +51,8 @@ export function apiErrorMessage(error: unknown): string {
 
 /**
  * The manager running in this process with the real webhook configuration (built by buildWebhookConfiguration,
- * pointed at the manager with a loopback url), confined to the namespaces this environment creates.
+ * pointed at the manager with a loopback url), confined to the namespaces this environment creates, authenticated
+ * as the Helm chart's ServiceAccount with the chart's RBAC (test/support/chart-identity.ts).
  */
 export class WebhookEnvironment {
   readonly kc = adminKubeConfig();
@@ -61,6 +63,7 @@ export class WebhookEnvironment {
   readonly scope = randomBytes(4).toString('hex');
   manager!: TestManager;
   managerNamespace = '';
+  private releaseIdentity: () => Promise<void> = () => Promise.resolve();
   /** The address the API server calls the webhook at; `[::1]` to prove the server is reachable over IPv6. */
   webhookHost = '127.0.0.1';
 
@@ -69,12 +72,19 @@ export class WebhookEnvironment {
     modes: { pods: OptMode; vms: OptMode } = { pods: 'opt-out', vms: 'opt-out' },
   ) {
     this.managerNamespace = await createTestNamespace('kmp-manager');
-    this.manager = await startTestManager({
-      POD_NAMESPACE: this.managerNamespace,
-      WEBHOOK_CONFIGURATION_NAME: this.configurationName,
-      CA_PROPAGATION_DELAY: '1s',
-      ...env,
-    });
+    // The manager authenticates as the chart's ServiceAccount, with the chart's RBAC: what it needs is proven here.
+    const identity = await chartIdentity(this.managerNamespace, this.configurationName);
+    this.releaseIdentity = identity.release;
+    this.manager = await startTestManager(
+      {
+        POD_NAMESPACE: this.managerNamespace,
+        WEBHOOK_CONFIGURATION_NAME: this.configurationName,
+        CA_PROPAGATION_DELAY: '1s',
+        ...env,
+      },
+      undefined,
+      [`--kubeconfig=${identity.kubeconfigPath}`],
+    );
     await this.admission.createMutatingWebhookConfiguration({ body: this.configuration(modes) });
     await this.waitForCaBundle();
   }
@@ -120,5 +130,6 @@ export class WebhookEnvironment {
       .deleteMutatingWebhookConfiguration({ name: this.configurationName })
       .catch(() => undefined);
     await this.manager?.close().catch(() => undefined);
+    await this.releaseIdentity();
   }
 }
