@@ -1,7 +1,8 @@
+# syntax=docker/dockerfile:1
 # The manager's image: Node.js 24 LTS on distroless (no shell, no package manager), production dependencies only,
 # non-root, and nothing written outside /tmp (the chart mounts an emptyDir there and a read-only root file system).
 #
-#   docker build -t <registry>/kubemacpool-ts:<version> .      (or: buildah bud, podman build)
+#   docker build -t <registry>/kubemacpool-ts:<version> .      (BuildKit, or a recent buildah bud / podman build: COPY --chmod)
 #
 # Both bases are pinned by digest; refresh them together, e.g. with
 #   skopeo inspect --format '{{.Digest}}' docker://node:24-bookworm-slim

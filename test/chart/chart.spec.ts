@@ -238,7 +238,34 @@ describe('the Helm chart helm/kubemacpool', () => {
     });
   });
 
-  it('passes upstream’s TLS flags to the manager and the proxy', async () => {
+  it('passes the TLS settings to kube-rbac-proxy as well', async () => {
+    const objects = await render([
+      '--set',
+      'manager.tls.minVersion=VersionTLS13,manager.tls.cipherSuites={TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}',
+    ]);
+    const proxy = podSpec(find(objects, 'Deployment')).containers.find((c) => c.name === 'kube-rbac-proxy')!;
+    expect(proxy.args).toEqual([
+      '--secure-listen-address=:8443',
+      '--upstream=http://127.0.0.1:8080/',
+      '--allow-paths=/metrics',
+      '--tls-min-version=VersionTLS13',
+      '--tls-cipher-suites=TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256',
+    ]);
+  });
+
+  it('keeps version labels out of the Pod template, so a new chart version alone restarts nothing', async () => {
+    const template = (
+      find(await render([]), 'Deployment').spec as { template: { metadata: { labels: object } } }
+    ).template;
+    expect(template.metadata.labels).toEqual({
+      'app.kubernetes.io/name': 'kubemacpool',
+      'app.kubernetes.io/instance': RELEASE_NAME,
+      'control-plane': 'mac-controller-manager',
+      app: 'kubemacpool',
+    });
+  });
+
+  it('passes upstream’s TLS flags to the manager (hardened values: no proxy)', async () => {
     const objects = await render(['--values', join(CHART_DIR, 'ci', 'hardened-values.yaml')]);
     const spec = podSpec(find(objects, 'Deployment'));
     expect(spec.containers.map((c) => c.name)).toEqual(['manager']);
@@ -253,7 +280,6 @@ describe('the Helm chart helm/kubemacpool', () => {
       '--tls-cipher-suites=TLS_AES_128_GCM_SHA256,TLS_AES_256_GCM_SHA384',
       '--tls-group-preferences=X25519MLKEM768,X25519,CurveP256',
     ]);
-    expect(spec.hostNetwork).toBe(true);
     expect(spec.priorityClassName).toBeUndefined();
   });
 
@@ -288,6 +314,12 @@ describe('the Helm chart helm/kubemacpool', () => {
     it('rejects a bad opt mode', async () => {
       expect(await fails(['--set', 'webhook.pods.mode=optin'])).toMatch(
         /webhook[\s\S]*pods[\s\S]*mode[\s\S]*value must be one of 'opt-in', 'opt-out'/,
+      );
+    });
+
+    it('asks for kube-rbac-proxy’s tag (the chart’s appVersion is the manager’s)', async () => {
+      expect(await fails(['--set', 'metrics.kubeRbacProxy.image.tag='])).toMatch(
+        /kubeRbacProxy\/image\/tag[\s\S]*minLength|length must be >= 1/,
       );
     });
 

@@ -16,6 +16,8 @@ describe('the image (Dockerfile)', () => {
   it('starts the manager with the Node.js flags of `npm start`, as ENTRYPOINT and as upstream’s /manager', () => {
     const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)![1]) as string[];
     expect(entrypoint).toEqual(['/nodejs/bin/node', ...managerNodeFlags(), '/app/dist/main.js']);
+    // Linux passes everything after the interpreter as ONE argument: a second flag needs another form of /manager.
+    expect(managerNodeFlags()).toHaveLength(1);
     const shebang = readFileSync(join(REPO_ROOT, 'image', 'manager'), 'utf8').split('\n')[0];
     expect(shebang).toBe(`#!/nodejs/bin/node ${managerNodeFlags().join(' ')}`);
   });

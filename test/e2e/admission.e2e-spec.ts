@@ -98,6 +98,34 @@ describe('admission webhooks through the real kube-apiserver', () => {
     expect(macs.every((m) => m !== undefined && inRange(m))).toBe(true);
   });
 
+  it('gives the pod of a standalone VMI MACs, and leaves the launcher pod of a VM’s VMI to the VM', async () => {
+    const namespace = await env.namespace('adm-launcher');
+    const ownedBy = (vmi: string) => ({
+      ...podWithNetworks('', 'net1'),
+      metadata: {
+        generateName: 'virt-launcher-',
+        annotations: { 'k8s.v1.cni.cncf.io/networks': 'net1' },
+        ownerReferences: [
+          {
+            apiVersion: 'kubevirt.io/v1',
+            kind: 'VirtualMachineInstance',
+            name: vmi,
+            uid: 'd0c7e6c2-0000-4000-8000-000000000001',
+          },
+        ],
+      },
+    });
+    // No VM named `standalone`: upstream's rule gives its pod MACs from the pool (the manager asks the API).
+    const standalone = await env.core.createNamespacedPod({ namespace, body: ownedBy('standalone') });
+    expect(podMacs(standalone).every((mac) => mac !== undefined && inRange(mac))).toBe(true);
+    await createVm(
+      namespace,
+      virtualMachine('owned', [{ name: 'default', binding: 'masquerade' }], [{ name: 'default' }]),
+    );
+    const launcher = await env.core.createNamespacedPod({ namespace, body: ownedBy('owned') });
+    expect(podMacs(launcher)).toEqual([undefined]);
+  });
+
   it('keeps all five MACs when a VM is applied again without them (upstream test 2243)', async () => {
     const namespace = await env.namespace('adm-2243');
     const names = ['default', 'br1', 'br2', 'br3', 'br4'];

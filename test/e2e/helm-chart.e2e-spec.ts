@@ -19,7 +19,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { WEBHOOK_CONFIGURATION_NAME } from '../../src/common/webhook-configuration';
 import { virtualMachine } from '../fixtures/objects';
-import { CHART_SERVICE_ACCOUNT, serviceAccountToken, tokenKubeconfig } from '../support/chart-identity';
+import {
+  CHART_SERVICE_ACCOUNT,
+  refusedRequests,
+  serviceAccountToken,
+  tokenKubeconfig,
+} from '../support/chart-identity';
 import {
   adminKubeConfig,
   controlPlaneInfo,
@@ -81,6 +86,7 @@ describe('the Helm chart against the real kube-apiserver', () => {
   let helmHome: string;
   let manager: ManagerProcess | undefined;
   let saKubeconfig: string;
+  const saUser = () => `system:serviceaccount:${namespace}:${CHART_SERVICE_ACCOUNT}`;
   // The webhooks serve only namespaces of this test's scope, so that this real kubemacpool-mutator (VMs opt-out)
   // leaves the other tests' namespaces alone.
   const scoped = [
@@ -267,6 +273,8 @@ describe('the Helm chart against the real kube-apiserver', () => {
       output: expect.stringMatching(/^check-readiness: https:\/\/127\.0\.0\.1:\d+: .*certificate/),
     });
     rmSync(caDir, { recursive: true, force: true });
+    // Nothing the manager did under the chart's identity was refused (the API server's audit log).
+    expect(refusedRequests(saUser())).toEqual([]);
 
     // The manager serves: a VM in a namespace of this scope gets a MAC through the chart's webhook configuration?
     // Not here: its clientConfig is the Service, which has no endpoints without a kubelet. The other suites run the
@@ -347,6 +355,8 @@ describe('the Helm chart against the real kube-apiserver', () => {
     const outcomes: Record<string, number> = {};
     for (const [what, call] of Object.entries(refused)) outcomes[what] = await statusOf(call);
     expect(outcomes).toEqual(Object.fromEntries(Object.keys(refused).map((what) => [what, 403])));
+    // The audit log the other suites' identities are checked against saw each refusal (and none of the manager's).
+    expect(refusedRequests(saUser())).toHaveLength(Object.keys(refused).length);
     // And what it uses is granted (the same calls the manager makes, by name where the chart limits by name).
     const allowed = {
       'its serving Secret': () => saCore.readNamespacedSecret({ namespace, name: 'kubemacpool-service' }),

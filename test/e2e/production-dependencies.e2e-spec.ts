@@ -1,6 +1,6 @@
 import { AdmissionregistrationV1Api } from '@kubernetes/client-node';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../support/binaries';
@@ -65,6 +65,43 @@ describe('the manager with production dependencies only (npm ci --omit=dev)', ()
       );
     } finally {
       await stop();
+    }
+  });
+
+  it('runs with every mount read-only but its TMPDIR, as in the chart (read-only root file system, emptyDir on /tmp)', async () => {
+    // A mount namespace of its own (root only, as in CI): every mount of this machine remounted read-only, then the
+    // scratch directory bound read-write over itself. The manager must start, make its certificates and serve
+    // writing nowhere else; the script refuses to start it if the root file system were still writable.
+    const scratch = mkdtempSync(join(tmpdir(), 'kmp-scratch-'));
+    const readOnly = [
+      'set -e',
+      'for target in $(findmnt -rno TARGET); do mount -o remount,bind,ro "$target" 2>/dev/null || true; done',
+      'mount --bind "$TMPDIR" "$TMPDIR" && mount -o remount,bind,rw "$TMPDIR"',
+      'if touch /tmp/.kmp-rw-probe 2>/dev/null || touch "$PWD/.kmp-rw-probe" 2>/dev/null; then',
+      '  echo "the root file system is still writable" >&2; exit 97',
+      'fi',
+      'exec "$@"',
+    ].join('\n');
+    const { manager, stop } = await startScopedManager(
+      'readonly',
+      { RANGE_START: '02:f3:00:00:00:00', RANGE_END: '02:f3:00:00:ff:ff', TMPDIR: scratch },
+      {
+        main: join(directory, 'dist', 'main.js'),
+        cwd: directory,
+        wrap: ['unshare', '--mount', '--propagation', 'private', '--', 'bash', '-c', readOnly, 'read-only'],
+      },
+    );
+    try {
+      await manager.start(START_TIMEOUT_MS);
+      expect(await manager.metric('kubemacpool_pool_size')).toBe(65536);
+      // Node.js 22+ keeps its module compile cache there, the one thing it writes; Node.js 20 has none and writes nothing.
+      const compileCache = Number(process.versions.node.split('.')[0]) >= 22;
+      expect(readdirSync(scratch)).toEqual(
+        compileCache ? [expect.stringMatching(/^kubemacpool-compile-cache-/)] : [],
+      );
+    } finally {
+      await stop();
+      rmSync(scratch, { recursive: true, force: true });
     }
   });
 

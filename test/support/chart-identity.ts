@@ -7,7 +7,7 @@ import {
   loadYaml,
 } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WEBHOOK_CONFIGURATION_NAME } from '../../src/common/webhook-configuration';
 import { adminKubeConfig, controlPlaneInfo } from './cluster';
@@ -76,6 +76,32 @@ export async function serviceAccountToken(
   return request.status!.token;
 }
 
+/**
+ * Every request `user` made that the API server answered 403, as `VERB URI`, from the audit log. A manager running
+ * with the chart's identity must have none: each one is a call the chart's RBAC does not cover.
+ */
+export function refusedRequests(user: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(controlPlaneInfo().auditLogPath, 'utf8');
+  } catch {
+    return [];
+  }
+  const refused: string[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '' || !line.includes(user)) continue;
+    const event = JSON.parse(line) as {
+      user?: { username?: string };
+      verb?: string;
+      requestURI?: string;
+      responseStatus?: { code?: number };
+    };
+    if (event.user?.username === user && event.responseStatus?.code === 403)
+      refused.push(`${event.verb} ${event.requestURI}`);
+  }
+  return refused;
+}
+
 /** Waits until the RBAC authorizer lets `user` do what the last two bindings grant (its cache follows the API). */
 export async function waitForAccess(
   user: string,
@@ -100,7 +126,8 @@ export async function waitForAccess(
  * that ServiceAccount and nothing else. Tests run side by side, each with its own webhook configuration and
  * namespace, so two things are adapted, nothing else: the cluster-scoped objects get a suffix, and the resourceNames
  * that name the chart's webhook configuration and its CA Secret name the test's. Verbs, resources and API groups
- * are the chart's. `release` deletes the cluster-scoped objects (the namespace takes the rest with it).
+ * are the chart's. `release` deletes the cluster-scoped objects (the namespace takes the rest with it), and fails if
+ * the API server refused any request of this identity (its audit log says so), whatever the scenario asserted.
  */
 export async function chartIdentity(
   namespace: string,

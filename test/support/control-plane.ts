@@ -21,6 +21,11 @@ export interface ControlPlaneInfo {
   server: string;
   /** etcd's client URL (plain HTTP on loopback), for tests that act on the storage itself (compaction). */
   etcdUrl: string;
+  /**
+   * The API server's audit log (JSON lines, metadata only) of every request made by a ServiceAccount, so a test can
+   * tell whether RBAC refused one (test/support/chart-identity.ts).
+   */
+  auditLogPath: string;
   caPem: string;
   adminToken: string;
   version: string;
@@ -90,6 +95,16 @@ export class ControlPlane {
     const servingKey = file('apiserver.key', pki.apiserver.privateKeyPem);
     const saKey = file('sa.key', pki.serviceAccountKey.privateKeyPem);
     const tokens = file('tokens.csv', `${pki.adminToken},admin,admin-uid,"system:masters"\n`);
+    const auditPolicy = file(
+      'audit-policy.yaml',
+      JSON.stringify({
+        apiVersion: 'audit.k8s.io/v1',
+        kind: 'Policy',
+        omitStages: ['RequestReceived'],
+        rules: [{ level: 'Metadata', userGroups: ['system:serviceaccounts'] }, { level: 'None' }],
+      }),
+    );
+    const auditLogPath = join(this.directory, 'audit.log');
 
     const [etcdClient, etcdPeer, apiserverPort] = [
       await freeLoopbackPort(),
@@ -121,6 +136,8 @@ export class ControlPlane {
       `--client-ca-file=${caPath}`,
       `--token-auth-file=${tokens}`,
       '--authorization-mode=RBAC',
+      `--audit-policy-file=${auditPolicy}`,
+      `--audit-log-path=${auditLogPath}`,
       `--service-account-issuer=${server}`,
       `--service-account-key-file=${saKey}`,
       `--service-account-signing-key-file=${saKey}`,
@@ -173,6 +190,7 @@ export class ControlPlane {
       kubeconfigPath,
       server,
       etcdUrl,
+      auditLogPath,
       caPem: pki.ca.certificatePem,
       adminToken: pki.adminToken,
       version: version.gitVersion,

@@ -44,7 +44,12 @@ export class ManagerProcess {
     readonly port: number,
     readonly metricsPort: number,
     readonly logPath: string,
-    private readonly options: { args: readonly string[]; main: string; cwd?: string },
+    private readonly options: {
+      args: readonly string[];
+      main: string;
+      cwd?: string;
+      wrap: readonly string[];
+    },
   ) {}
 
   /**
@@ -58,6 +63,8 @@ export class ManagerProcess {
       args?: (ports: { webhook: number; metrics: number }) => string[];
       main?: string;
       cwd?: string;
+      /** A command the node process is started through (it ends by exec'ing its arguments), e.g. unshare. */
+      wrap?: readonly string[];
     } = {},
   ): Promise<ManagerProcess> {
     const webhook = await freeLoopbackPort();
@@ -66,6 +73,7 @@ export class ManagerProcess {
       args: options.args?.({ webhook, metrics }) ?? [],
       main: options.main ?? MANAGER_MAIN,
       cwd: options.cwd,
+      wrap: options.wrap ?? [],
     });
   }
 
@@ -77,7 +85,9 @@ export class ManagerProcess {
   async start(timeoutMs = 60_000): Promise<number> {
     const started = Date.now();
     const log = openSync(this.logPath, 'a');
-    this.child = spawn(process.execPath, [...managerNodeFlags(), this.options.main, ...this.options.args], {
+    const command = [process.execPath, ...managerNodeFlags(), this.options.main, ...this.options.args];
+    const [file, ...args] = [...this.options.wrap, ...command];
+    this.child = spawn(file, args, {
       detached: true,
       cwd: this.options.cwd,
       env: {

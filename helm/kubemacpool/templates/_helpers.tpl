@@ -12,13 +12,19 @@ namespace labels users set refer to them. They are defined once here.
 {{- define "kubemacpool.servingSecretName" -}}kubemacpool-service{{- end }}
 {{- define "kubemacpool.caSecretName" -}}{{ include "kubemacpool.webhookConfigurationName" . }}-ca{{- end }}
 
-{{/* Labels of every object. helm.sh/chart changes with each chart version, so it is never in a selector. */}}
+{{/* Labels of every object but Pod templates. helm.sh/chart changes with each chart version: never in a selector. */}}
 {{- define "kubemacpool.labels" -}}
 app.kubernetes.io/name: kubemacpool
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{- end }}
+
+{{/* Labels of Pod templates: what does not change with a chart or app version. */}}
+{{- define "kubemacpool.podLabels" -}}
+app.kubernetes.io/name: kubemacpool
+app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
 {{/* Upstream's selector of the manager Pods (its Services, NetworkPolicies and ServiceMonitor select by it). */}}
