@@ -2,7 +2,8 @@
  * The layering `npm run lint` enforces (docs/architecture.md explains it). Each rule names what it protects; a
  * violation fails lint.
  */
-const FEATURES = '(admission|certificates|collisions|health|kubevirt|lifecycle|metrics|namespaces|pods)';
+const FEATURES =
+  '(admission|certificates|collisions|health|kubevirt|leader|lifecycle|metrics|namespaces|pods)';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {

@@ -7,6 +7,7 @@ import { CollisionsModule } from './modules/collisions/collisions.module';
 import { HealthModule } from './modules/health/health.module';
 import { KubeModule } from './modules/kube/kube.module';
 import { KubevirtModule } from './modules/kubevirt/kubevirt.module';
+import { LeaderModule } from './modules/leader/leader.module';
 import { LifecycleModule } from './modules/lifecycle/lifecycle.module';
 import { MetricsModule } from './modules/metrics/metrics.module';
 import { NamespacesModule } from './modules/namespaces/namespaces.module';
@@ -24,6 +25,7 @@ export class AppModule {
         KubeModule,
         HealthModule,
         PoolModule,
+        LeaderModule,
         MetricsModule,
         NamespacesModule,
         AdmissionModule,

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { ConsoleLogger, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { type AddressInfo } from 'node:net';
 import { type Server as TlsServer } from 'node:tls';
 import { AppModule } from './app.module';
 import { type CompileCacheState } from './compile-cache';
@@ -10,6 +11,7 @@ import { AppConfig, ConfigurationException, webhookTlsOptions } from './config/a
 import { LOG_LEVELS, type LogLevelName } from './config/environment';
 import { ServingCertificateService } from './modules/certificates/serving-certificate.service';
 import { placeholderCertificate } from './modules/certificates/placeholder-certificate';
+import { LeaderElectionService } from './modules/leader/leader-election.service';
 import { MetricsHttpModule } from './modules/metrics/metrics-http.module';
 import { PoolService } from './modules/pool/pool.service';
 
@@ -94,6 +96,11 @@ export async function startManager(
     .attach(app.getHttpServer() as unknown as TlsServer, app.getHttpAdapter().getInstance());
   await options.beforeListen?.(app);
   const webhookHost = await listen(app, config.webhook.port, config.webhook.host);
+  const { advertiseAddress } = config.leaderElection;
+  if (advertiseAddress !== '') {
+    const port = (app.getHttpServer().address() as AddressInfo).port;
+    app.get(LeaderElectionService).advertise(`https://${hostPort(advertiseAddress, port)}`);
+  }
 
   const metricsApp = await NestFactory.create<NestFastifyApplication>(
     MetricsHttpModule,

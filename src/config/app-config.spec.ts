@@ -219,3 +219,49 @@ describe('AppConfig certificate and webhook settings', () => {
     expect(config.certificates.certRotateMs).toBe(4380 * 3_600_000);
   });
 });
+
+describe('AppConfig leader election settings', () => {
+  it('elects by default with client-go’s times, named after the Pod', () => {
+    expect(AppConfig.fromEnvironment({ ...valid, POD_NAME: 'kmp-0' }).leaderElection).toEqual({
+      enabled: true,
+      identity: 'kmp-0',
+      advertiseAddress: '',
+      leaseDurationMs: 15_000,
+      renewDeadlineMs: 10_000,
+      retryPeriodMs: 2_000,
+    });
+  });
+
+  it('names itself after the host and a random suffix without a Pod name, and takes an identity and off', () => {
+    const a = AppConfig.fromEnvironment(valid).leaderElection.identity;
+    expect(a).toMatch(/^[A-Za-z0-9_.-]+_[0-9a-f]{8}$/);
+    expect(AppConfig.fromEnvironment(valid).leaderElection.identity).not.toBe(a);
+    const off = AppConfig.fromEnvironment({
+      ...valid,
+      LEADER_ELECTION: 'false',
+      LEADER_ELECTION_IDENTITY: 'x',
+    });
+    expect(off.leaderElection).toMatchObject({ enabled: false, identity: 'x' });
+    expect(AppConfig.fromEnvironment({ ...valid, POD_IP: 'fd00::7' }).leaderElection.advertiseAddress).toBe(
+      'fd00::7',
+    );
+    expect(problems({ ...valid, POD_IP: '1.2.3' })).toEqual(['POD_IP=1.2.3: must be an IP address']);
+  });
+
+  it('refuses a fence that would not hold, and a lease of part of a second, with the other problems', () => {
+    expect(
+      problems({
+        ...valid,
+        LEADER_ELECTION: 'yes',
+        LEADER_ELECTION_LEASE_DURATION: '1500ms',
+        LEADER_ELECTION_RENEW_DEADLINE: '2s',
+        LEADER_ELECTION_RETRY_PERIOD: '2s',
+      }),
+    ).toEqual([
+      'LEADER_ELECTION=yes: must be true or false',
+      'LEADER_ELECTION_LEASE_DURATION=1500ms: must be a whole number of seconds, at least 1s (a Lease holds seconds)',
+      'LEADER_ELECTION_RENEW_DEADLINE=2s: must be shorter than LEADER_ELECTION_LEASE_DURATION=1500ms (a leader stops allocating before another may take over)',
+      'LEADER_ELECTION_RETRY_PERIOD=2s: must be shorter than LEADER_ELECTION_RENEW_DEADLINE=2s (a leader renews several times within the deadline)',
+    ]);
+  });
+});

@@ -1,6 +1,9 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from './class-validator';
 import { createSecureContext } from 'node:tls';
+import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import { parseGoDuration } from '../common/go-duration';
 import { parseCommandLine } from './command-line';
 import { MacRange } from '../modules/pool/mac-range';
@@ -38,6 +41,17 @@ export interface CertificateSettings {
   certRotateMs: number;
   certOverlapMs: number;
   propagationDelayMs: number;
+}
+
+/** Leader election (LEADER_ELECTION_*), times in milliseconds. */
+export interface LeaderElectionSettings {
+  enabled: boolean;
+  identity: string;
+  /** POD_IP: the address followers reach this replica at when it leads ('' when unknown). */
+  advertiseAddress: string;
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
 }
 
 export interface WebhookSettings {
@@ -86,6 +100,18 @@ function usable(options: { ciphers?: string; ecdhCurve?: string }): boolean {
   }
 }
 
+/**
+ * A duration variable in milliseconds; NaN when it is invalid (already reported), so that every comparison with it
+ * is false and only valid values are checked against each other.
+ */
+function durationMs(
+  vars: EnvironmentVariables,
+  invalid: ReadonlySet<string>,
+  name: keyof EnvironmentVariables,
+): number {
+  return invalid.has(name) ? NaN : (parseGoDuration(String(vars[name])) ?? NaN);
+}
+
 /** The validated, typed configuration the modules receive through dependency injection. */
 export class AppConfig {
   constructor(
@@ -104,6 +130,14 @@ export class AppConfig {
     readonly kubeconfigFlag?: string,
     /** What was asked for but is left out, with why (logged at start). */
     readonly warnings: readonly string[] = [],
+    readonly leaderElection: LeaderElectionSettings = {
+      enabled: false,
+      identity: 'manager',
+      advertiseAddress: '',
+      leaseDurationMs: 15_000,
+      renewDeadlineMs: 10_000,
+      retryPeriodMs: 2_000,
+    },
   ) {}
 
   /**
@@ -136,6 +170,7 @@ export class AppConfig {
     // Cross-field checks run in the same pass, over the variables that are valid on their own, so one message
     // lists every problem: a bad LOG_LEVEL does not hide a range whose start is above its end.
     const certificates = AppConfig.certificateSettings(vars, invalid, problems);
+    const leaderElection = AppConfig.leaderElectionSettings(vars, invalid, problems);
     let range: MacRange | undefined;
     if (!invalid.has('RANGE_START') && !invalid.has('RANGE_END')) {
       try {
@@ -169,7 +204,47 @@ export class AppConfig {
       vars.WAIT_TIME * 1000,
       flags.values.KUBECONFIG,
       warnings,
+      leaderElection,
     );
+  }
+
+  /** The election's times, checked against each other as client-go checks them. */
+  private static leaderElectionSettings(
+    vars: EnvironmentVariables,
+    invalid: ReadonlySet<string>,
+    problems: string[],
+  ): LeaderElectionSettings {
+    const ms = (name: keyof EnvironmentVariables) => durationMs(vars, invalid, name);
+    const settings: LeaderElectionSettings = {
+      enabled: vars.LEADER_ELECTION === 'true',
+      identity:
+        vars.LEADER_ELECTION_IDENTITY ||
+        vars.POD_NAME ||
+        `${hostname().replace(/[^A-Za-z0-9_.-]/g, '-')}_${randomBytes(4).toString('hex')}`,
+      advertiseAddress: vars.POD_IP,
+      leaseDurationMs: ms('LEADER_ELECTION_LEASE_DURATION'),
+      renewDeadlineMs: ms('LEADER_ELECTION_RENEW_DEADLINE'),
+      retryPeriodMs: ms('LEADER_ELECTION_RETRY_PERIOD'),
+    };
+    if (vars.POD_IP !== '' && isIP(vars.POD_IP) === 0 && !invalid.has('POD_IP')) {
+      problems.push(`POD_IP=${vars.POD_IP}: must be an IP address`);
+    }
+    if (settings.leaseDurationMs % 1000 !== 0 || settings.leaseDurationMs < 1000) {
+      problems.push(
+        `LEADER_ELECTION_LEASE_DURATION=${vars.LEADER_ELECTION_LEASE_DURATION}: must be a whole number of seconds, at least 1s (a Lease holds seconds)`,
+      );
+    }
+    if (settings.renewDeadlineMs >= settings.leaseDurationMs) {
+      problems.push(
+        `LEADER_ELECTION_RENEW_DEADLINE=${vars.LEADER_ELECTION_RENEW_DEADLINE}: must be shorter than LEADER_ELECTION_LEASE_DURATION=${vars.LEADER_ELECTION_LEASE_DURATION} (a leader stops allocating before another may take over)`,
+      );
+    }
+    if (settings.retryPeriodMs >= settings.renewDeadlineMs) {
+      problems.push(
+        `LEADER_ELECTION_RETRY_PERIOD=${vars.LEADER_ELECTION_RETRY_PERIOD}: must be shorter than LEADER_ELECTION_RENEW_DEADLINE=${vars.LEADER_ELECTION_RENEW_DEADLINE} (a leader renews several times within the deadline)`,
+      );
+    }
+    return settings;
   }
 
   /**
@@ -218,8 +293,7 @@ export class AppConfig {
   ): CertificateSettings {
     // An invalid interval (already reported) is NaN, and every comparison with NaN is false: only pairs of valid
     // intervals are checked against each other.
-    const ms = (name: keyof EnvironmentVariables) =>
-      invalid.has(name) ? NaN : (parseGoDuration(String(vars[name])) ?? NaN);
+    const ms = (name: keyof EnvironmentVariables) => durationMs(vars, invalid, name);
     const settings: CertificateSettings = {
       caRotateMs: ms('CA_ROTATE_INTERVAL'),
       caOverlapMs: ms('CA_OVERLAP_INTERVAL'),

@@ -131,6 +131,14 @@ export class EnvironmentVariables {
   @Matches(/^$|^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, { message: 'must be a Pod name' })
   POD_NAME = '';
 
+  /**
+   * The Pod's IP address (a fieldRef to status.podIP in a cluster): the leader publishes `https://<POD_IP>:<port>` in
+   * the Lease, where the other replicas forward the requests that need the pool. Empty: not published, and
+   * followers deny such requests as retryable instead.
+   */
+  @Matches(/^$|^[0-9a-fA-F:.]+$/, { message: 'must be an IP address' })
+  POD_IP = '';
+
   /** Validity of the webhook CA; a new CA is made CA_OVERLAP_INTERVAL before it ends (upstream defaults). */
   @IsGoDuration()
   CA_ROTATE_INTERVAL = '8760h0m0s';
@@ -199,6 +207,31 @@ export class EnvironmentVariables {
   /** Requested MACs another object holds: `Warn` admits with a warning, `Reject` denies. */
   @IsIn(DUPLICATE_POLICIES, { message: `must be one of ${DUPLICATE_POLICIES.join(', ')}` })
   DUPLICATE_POLICY: DuplicatePolicy = 'Warn';
+
+  /**
+   * Leader election on the Lease `kubemacpool-mac-controller-manager` in POD_NAMESPACE: only the leader allocates.
+   * `false` makes this replica allocate without one, which is safe with a single replica only.
+   */
+  @IsIn(['true', 'false'], { message: 'must be true or false' })
+  LEADER_ELECTION = 'true';
+
+  /** How long a Lease nobody renews stays another replica's (whole seconds, client-go's default). */
+  @IsGoDuration()
+  LEADER_ELECTION_LEASE_DURATION = '15s';
+
+  /** A leader that could not renew for this long stops allocating; shorter than the lease duration. */
+  @IsGoDuration()
+  LEADER_ELECTION_RENEW_DEADLINE = '10s';
+
+  /** How often the leader renews and the others try to acquire; shorter than the renew deadline. */
+  @IsGoDuration()
+  LEADER_ELECTION_RETRY_PERIOD = '2s';
+
+  /** This replica's name in the Lease; default POD_NAME, else the host name and a random suffix. */
+  @Matches(/^$|^[A-Za-z0-9][-A-Za-z0-9_.]{0,252}$/, {
+    message: 'must be a name of letters, digits, -, _ and .',
+  })
+  LEADER_ELECTION_IDENTITY = '';
 }
 
 /** Every variable this class reads, the required ones included. */

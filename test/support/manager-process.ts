@@ -1,4 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
@@ -69,6 +70,9 @@ export class ManagerProcess {
   ): Promise<ManagerProcess> {
     const webhook = await freeLoopbackPort();
     const metrics = await freeLoopbackPort();
+    // One identity per ManagerProcess, kept across its restarts (as a container restarted in its Pod keeps the
+    // Pod's name): a restarted manager renews its own Lease at once instead of waiting for it to expire.
+    env = { LEADER_ELECTION_IDENTITY: `manager-${randomBytes(4).toString('hex')}`, ...env };
     return new ManagerProcess(env, webhook, metrics, logPath, {
       args: options.args?.({ webhook, metrics }) ?? [],
       main: options.main ?? MANAGER_MAIN,

@@ -4,6 +4,7 @@ import { type FastifyInstance } from 'fastify';
 import { AdmissionMetrics } from '../metrics/admission-metrics.service';
 import { type AdmissionReviewResponse, NotAnAdmissionReview } from '../mutation/admission-review';
 import { AdmissionService, type WebhookTarget } from './admission.service';
+import { FORWARDED_BY_HEADER } from './leader-forwarding.service';
 import { POD_WEBHOOK_PATH, VM_WEBHOOK_PATH } from '../../common/webhook-configuration';
 
 /**
@@ -34,7 +35,12 @@ export class AdmissionRoutes implements OnModuleInit {
     fastify.post(path, async (request) => {
       const started = instrument.begin();
       try {
-        const answer = await this.review(target, request.body);
+        const forwardedBy = request.headers[FORWARDED_BY_HEADER];
+        const answer = await this.review(
+          target,
+          request.body,
+          typeof forwardedBy === 'string' ? forwardedBy : undefined,
+        );
         instrument.end(started, 200);
         return answer;
       } catch (error) {
@@ -44,9 +50,13 @@ export class AdmissionRoutes implements OnModuleInit {
     });
   }
 
-  private async review(target: WebhookTarget, body: unknown): Promise<AdmissionReviewResponse> {
+  private async review(
+    target: WebhookTarget,
+    body: unknown,
+    forwardedBy: string | undefined,
+  ): Promise<AdmissionReviewResponse> {
     try {
-      return await this.admission.review(target, body);
+      return await this.admission.review(target, body, forwardedBy);
     } catch (error) {
       if (error instanceof NotAnAdmissionReview) {
         throw new BadRequestException(`not an AdmissionReview: ${error.message}`);

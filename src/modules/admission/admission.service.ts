@@ -1,6 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config';
 import { VirtualMachineAdmissionService } from '../kubevirt/virtual-machine-admission.service';
+import { POD_WEBHOOK_PATH, VM_WEBHOOK_PATH } from '../../common/webhook-configuration';
+import { LeaderElectionService } from '../leader/leader-election.service';
 import { AdmissionMetrics } from '../metrics/admission-metrics.service';
 import { PodAdmissionService } from '../pods/pod-admission.service';
 import { PoolService } from '../pool/pool.service';
@@ -15,8 +17,16 @@ import {
 import { MutationException, MutationExceptionCode } from '../mutation/mutation.exception';
 import { type Mutator } from '../mutation/mutation';
 import { DENIAL_STATUS } from './admission.status';
+import { LeaderForwardingService } from './leader-forwarding.service';
 
 export type WebhookTarget = 'pods' | 'virtualmachines';
+
+const WEBHOOK_PATHS: Record<WebhookTarget, string> = {
+  pods: POD_WEBHOOK_PATH,
+  virtualmachines: VM_WEBHOOK_PATH,
+};
+/** How long a follower waits for a leader to appear before it denies (well inside the webhook's timeout). */
+const LEADER_WAIT_MS = 2_000;
 
 const EXPECTED_KIND: Record<WebhookTarget, { group: string; kind: string }> = {
   pods: { group: '', kind: 'Pod' },
@@ -43,12 +53,15 @@ export class AdmissionService {
     config: AppConfig,
     private readonly pool: PoolService,
     private readonly metrics: AdmissionMetrics,
+    private readonly leader: LeaderElectionService,
+    private readonly forwarder: LeaderForwardingService,
   ) {
     this.mutators = { pods, virtualmachines: virtualMachines };
     this.debug = config.logLevel === 'debug' || config.logLevel === 'verbose';
   }
 
-  async review(target: WebhookTarget, body: unknown): Promise<AdmissionReviewResponse> {
+  /** `forwardedBy`: the replica that forwarded this review here (its header), if one did. */
+  async review(target: WebhookTarget, body: unknown, forwardedBy?: string): Promise<AdmissionReviewResponse> {
     const { apiVersion, uid, request: raw } = reviewEnvelope(body);
     let request: AdmissionRequest | undefined;
     try {
@@ -65,6 +78,13 @@ export class AdmissionService {
           MutationExceptionCode.NOT_READY,
           'the MAC pool is still being rebuilt from the cluster; retry in a few seconds',
         );
+      }
+      if (!request.dryRun && !this.leader.mayAllocate()) {
+        // Not the pool's holder: a dry run tells whether the request needs the pool at all. If not, its answer is
+        // the real one; if it does, the leader answers it.
+        const preview = await this.mutators[target].mutate({ ...request, dryRun: true });
+        if ((preview.poolWrites ?? 0) === 0) return allowed(apiVersion, uid, preview.patch, preview.warnings);
+        return await this.forward(target, body, request, forwardedBy);
       }
       const mutation = await this.mutators[target].mutate(request);
       if (this.debug) this.logger.debug('admitted', { ...fields(uid, request), macs: mutation.macs });
@@ -91,6 +111,46 @@ export class AdmissionService {
         uid,
         DENIAL_STATUS[MutationExceptionCode.INTERNAL],
         `internal error while admitting request ${uid}`,
+      );
+    }
+  }
+
+  /**
+   * The leader's answer to a review that needs the pool, this replica not holding it. The leader is the one this
+   * replica saw in the Lease (waiting a little while there is none); a review forwarded here already is not
+   * forwarded again. When no leader can answer, the denial is retryable (503) and says why.
+   */
+  private async forward(
+    target: WebhookTarget,
+    body: unknown,
+    request: AdmissionRequest,
+    forwardedBy: string | undefined,
+  ): Promise<AdmissionReviewResponse> {
+    const self = this.leader.identity;
+    const what = `${request.kind.kind} ${request.namespace}/${request.name || '(generated name)'} needs MACs from the pool, which only the leader hands out`;
+    const refuse = (why: string) =>
+      new MutationException(MutationExceptionCode.NOT_LEADER, `${what}; ${why}; retry in a few seconds`);
+    if (forwardedBy !== undefined)
+      throw refuse(
+        `${forwardedBy} forwarded it to this replica (${self}), which is not the leader (any more)`,
+      );
+    const leader = await this.leader.waitForLeader(LEADER_WAIT_MS);
+    if (leader === undefined)
+      throw refuse(`this replica (${self}) is not the leader and saw none within ${LEADER_WAIT_MS} ms`);
+    if (leader.identity === self)
+      throw refuse(`this replica (${self}) holds the Lease but could not renew it in time`);
+    if (leader.url === undefined)
+      throw refuse(
+        `this replica (${self}) is not the leader, and the leader ${leader.identity} published no address (POD_IP)`,
+      );
+    try {
+      const answer = await this.forwarder.forward(leader.url, WEBHOOK_PATHS[target], body, self);
+      if (this.debug)
+        this.logger.debug('forwarded', { ...fields(request.uid, request), leader: leader.identity });
+      return answer;
+    } catch (error) {
+      throw refuse(
+        `this replica (${self}) is not the leader and could not reach the leader ${leader.identity} at ${leader.url}: ${error instanceof Error ? error.message : String(error)}`,
       );
     }
   }

@@ -24,5 +24,6 @@ export const DENIAL_STATUS: Readonly<Record<MutationExceptionCode, DenialStatus>
   [MutationExceptionCode.TOO_LARGE]: { code: 413, reason: 'RequestEntityTooLarge' },
   [MutationExceptionCode.POOL_EXHAUSTED]: { code: 500, reason: 'InternalError' },
   [MutationExceptionCode.NOT_READY]: { code: 503, reason: 'ServiceUnavailable' },
+  [MutationExceptionCode.NOT_LEADER]: { code: 503, reason: 'ServiceUnavailable' },
   [MutationExceptionCode.INTERNAL]: { code: 500, reason: 'InternalError' },
 };

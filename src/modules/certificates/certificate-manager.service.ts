@@ -65,6 +65,7 @@ function keyPairOf(secret: V1Secret | undefined, certKey: string, keyKey: string
  */
 @Injectable()
 export class CertificateManagerService implements OnApplicationBootstrap, OnModuleDestroy {
+  private trusted: string | undefined;
   private readonly logger = new Logger(CertificateManagerService.name);
   private running: Promise<void> | undefined;
   private again = false;
@@ -80,6 +81,11 @@ export class CertificateManagerService implements OnApplicationBootstrap, OnModu
   ) {}
 
   /** A pass every SAFETY_CHECK_MS, whatever the deadline timer and the watches say. */
+  /** The CAs the webhook's clients trust (the caBundle's), as PEM; undefined until the first reconcile. */
+  get trustedCaPem(): string | undefined {
+    return this.trusted;
+  }
+
   onApplicationBootstrap(): void {
     this.safetyTimer = setInterval(() => void this.trigger(), SAFETY_CHECK_MS);
   }
@@ -185,6 +191,7 @@ export class CertificateManagerService implements OnApplicationBootstrap, OnModu
 
     // 2. The caBundle of every webhook: the CA first, earlier CAs kept until they expire.
     let publishedAt = this.publishedAt(caSecret);
+    this.trusted = toPem(hasWebhooks ? mergeBundle(ca, bundles[0], now) : [ca]);
     if (configuration !== undefined && hasWebhooks) {
       const merged = bundles.map((bundle) => mergeBundle(ca, bundle, now));
       if (merged.some((bundle, i) => toPem(bundle) !== rawBundles[i])) {

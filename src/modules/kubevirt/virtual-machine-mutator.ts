@@ -140,7 +140,7 @@ export class VirtualMachineMutator {
       patch.push({ op: 'add', path: pointer(...INTERFACES_PATH, iface.index, 'macAddress'), value: mac });
       macs.push(mac);
     });
-    return { patch, warnings: claims.warnings, macs };
+    return { patch, warnings: claims.warnings, macs, poolWrites: claims.writes };
   }
 }
 

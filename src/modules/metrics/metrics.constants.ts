@@ -75,6 +75,10 @@ export const ALLOCATION_FAILURE_REASONS: Readonly<Record<MutationExceptionCode, 
     reason: 'not_ready',
     description: 'the pool was still being rebuilt from the cluster (the API server retries)',
   },
+  [MutationExceptionCode.NOT_LEADER]: {
+    reason: 'not_leader',
+    description: 'the request needed the pool and this replica was not the leader (the client may retry)',
+  },
   [MutationExceptionCode.INTERNAL]: {
     reason: 'internal',
     description: 'an unexpected error on our side (logged with the request uid)',

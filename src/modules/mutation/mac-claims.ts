@@ -21,6 +21,8 @@ export interface ClaimOptions {
  */
 export class MacClaims {
   readonly warnings: string[] = [];
+  /** MACs held or allocated (or, in a dry run, that would be): what only the pool's holder may write. */
+  writes = 0;
   private readonly transaction: PoolTransaction;
   /** Dry runs only: requested or kept MACs that are free in the pool now (see skipInPreview). */
   private readonly freeRequested = new Set<number>();
@@ -39,6 +41,7 @@ export class MacClaims {
 
   /** Records a MAC the object asks for; `what` names where it was asked (`interface eth0`). */
   request(key: string, mac: MacAddress, what: string): void {
+    this.writes++;
     const others = this.options.dryRun
       ? this.pool.holders(mac).filter((e) => e.owner !== this.owner)
       : this.transaction.hold(key, mac);
@@ -56,6 +59,7 @@ export class MacClaims {
 
   /** Records a MAC the owner already had (an UPDATE that keeps it); no duplicate policy applies. */
   keep(key: string, mac: MacAddress): void {
+    this.writes++;
     if (!this.options.dryRun) this.transaction.hold(key, mac);
     this.skipInPreview(mac);
   }
@@ -74,6 +78,7 @@ export class MacClaims {
   /** Takes `keys.length` MACs from the pool, in order. */
   allocate(keys: readonly string[]): MacAddress[] {
     if (keys.length === 0) return [];
+    this.writes += keys.length;
     try {
       if (!this.options.dryRun) return keys.map((key) => this.transaction.allocate(key));
       return this.pool

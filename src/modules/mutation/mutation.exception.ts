@@ -25,6 +25,8 @@ export enum MutationExceptionCode {
   POOL_EXHAUSTED = 'POOL_EXHAUSTED',
   /** The manager is not ready to allocate yet (the pool is being rebuilt); the client may retry. */
   NOT_READY = 'NOT_READY',
+  /** This replica does not hold the pool (it is not the leader) and cannot hand the request to one; retryable. */
+  NOT_LEADER = 'NOT_LEADER',
   /** Something failed on our side; the message names the request, never a stack. */
   INTERNAL = 'INTERNAL',
 }

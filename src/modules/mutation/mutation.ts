@@ -8,6 +8,11 @@ export interface Mutation {
   warnings: string[];
   /** MACs this request assigned or recorded, for the request log. */
   macs: string[];
+  /**
+   * How many MACs the request takes or records in the pool (allocated, requested or kept); 0 or absent: it touches
+   * no pool state, so any replica can answer it, leader or not.
+   */
+  poolWrites?: number;
 }
 
 export const NO_MUTATION: Mutation = Object.freeze({ patch: [], warnings: [], macs: [] }) as Mutation;

@@ -62,7 +62,8 @@ export class PodMutator {
         claims.request(networkKey(index, network.name), mac, what);
         macs.push(mac.toString());
       });
-      if (toAllocate.length === 0) return { patch: [], warnings: claims.warnings, macs };
+      if (toAllocate.length === 0)
+        return { patch: [], warnings: claims.warnings, macs, poolWrites: claims.writes };
       const allocated = claims.allocate(toAllocate.map((i) => networkKey(i, parsed.networks[i].name)));
       const assigned = new Map(toAllocate.map((index, i) => [index, allocated[i].toString()]));
       macs.push(...assigned.values());
@@ -73,7 +74,7 @@ export class PodMutator {
           value: serializeNetworks(parsed, assigned),
         },
       ];
-      return { patch, warnings: claims.warnings, macs };
+      return { patch, warnings: claims.warnings, macs, poolWrites: claims.writes };
     } catch (error) {
       claims.rollback();
       throw error;

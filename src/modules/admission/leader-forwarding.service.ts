@@ -1,0 +1,95 @@
+import { Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Agent, request } from 'node:https';
+import { AppConfig } from '../../config/app-config';
+import { SERVICE_NAME } from '../../common/webhook-configuration';
+import { CertificateManagerService } from '../certificates/certificate-manager.service';
+import { type AdmissionReviewResponse } from '../mutation/admission-review';
+
+/** The header a forwarded review carries: the identity of the replica that forwarded it (no second hop). */
+export const FORWARDED_BY_HEADER = 'x-kubemacpool-forwarded-by';
+/** How long one forward may take; the API server's webhook timeout (10 s by default) bounds the whole request. */
+const FORWARD_TIMEOUT_MS = 5_000;
+
+/**
+ * Hands an AdmissionReview to the leader and returns its answer. The leader is verified as the API server verifies
+ * any replica: its certificate must chain to the webhook CA and name the webhook Service
+ * (`kubemacpool-service.<namespace>.svc`), whatever address it is reached at, so a forward never goes to a process
+ * that is not a manager of this installation.
+ */
+@Injectable()
+export class LeaderForwardingService implements OnModuleDestroy {
+  private agent: Agent | undefined;
+  private agentCa: string | undefined;
+  private readonly servername: string;
+
+  constructor(
+    config: AppConfig,
+    private readonly certificates: CertificateManagerService,
+  ) {
+    this.servername = `${SERVICE_NAME}.${config.namespace}.svc`;
+  }
+
+  async forward(
+    url: string,
+    path: string,
+    body: unknown,
+    forwardedBy: string,
+  ): Promise<AdmissionReviewResponse> {
+    const ca = this.certificates.trustedCaPem;
+    if (ca === undefined) throw new Error('the webhook CA is not known yet');
+    const target = new URL(path, url);
+    const payload = Buffer.from(JSON.stringify(body));
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          host: target.hostname.replace(/^\[|\]$/g, ''),
+          port: target.port,
+          path: target.pathname,
+          method: 'POST',
+          agent: this.agentFor(ca),
+          servername: this.servername,
+          timeout: FORWARD_TIMEOUT_MS,
+          headers: {
+            'content-type': 'application/json',
+            'content-length': payload.length,
+            [FORWARDED_BY_HEADER]: forwardedBy,
+          },
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            if (response.statusCode !== 200) {
+              reject(new Error(`HTTP ${response.statusCode}: ${text.slice(0, 200)}`));
+              return;
+            }
+            try {
+              resolve(JSON.parse(text) as AdmissionReviewResponse);
+            } catch {
+              reject(new Error(`an answer that is not JSON: ${text.slice(0, 200)}`));
+            }
+          });
+          response.on('error', reject);
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${FORWARD_TIMEOUT_MS} ms`)));
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  /** One keep-alive agent per CA bundle: a new CA gets new connections, verified against it. */
+  private agentFor(ca: string): Agent {
+    if (this.agent === undefined || this.agentCa !== ca) {
+      this.agent?.destroy();
+      this.agent = new Agent({ keepAlive: true, ca, minVersion: 'TLSv1.2' });
+      this.agentCa = ca;
+    }
+    return this.agent;
+  }
+
+  onModuleDestroy(): void {
+    this.agent?.destroy();
+  }
+}

@@ -1,0 +1,191 @@
+import {
+  type BeforeApplicationShutdown,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import { InjectMetric } from '@willsoto/nestjs-prometheus';
+import { type Gauge } from 'prom-client';
+import { AppConfig, type LeaderElectionSettings } from '../../config/app-config';
+import { describeError } from '../kube/kube-errors';
+import { type Observation, claim, mayAllocate, nextAction, observe, released } from './lease-election';
+import { LEADER_METRIC, LEASE_NAME } from './leader.constants';
+import { LeaseRepository } from './lease.repository';
+
+/** This process's monotonic clock in milliseconds: it never jumps with the wall clock and runs on while stopped. */
+const monotonic = () => performance.now();
+
+/** The leader as this replica last saw it in the Lease. */
+export interface LeaderView {
+  identity: string;
+  url?: string;
+}
+
+/**
+ * Leader election on a Lease, the client-go way: the leader renews every retry period, the others try as often and
+ * take the Lease over once it went unchanged for its duration by their own clock. Only the leader allocates, and
+ * only inside its fence (lease-election.ts, mayAllocate): a leader that could not renew for the renew deadline —
+ * partitioned, or paused (SIGSTOP) — stops allocating before any other replica can have acquired the Lease. On
+ * shutdown it stops allocating first, then releases the Lease, so a follower takes over at its next try.
+ */
+@Injectable()
+export class LeaderElectionService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(LeaderElectionService.name);
+  private readonly settings: LeaderElectionSettings;
+  private readonly namespace: string;
+  private observed: Observation | undefined;
+  private leading = false;
+  private lastWriteStartedAt: number | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private url: string | undefined;
+  private lastError = '';
+
+  constructor(
+    config: AppConfig,
+    private readonly leases: LeaseRepository,
+    @InjectMetric(LEADER_METRIC) private readonly gauge: Gauge,
+  ) {
+    this.settings = config.leaderElection;
+    this.namespace = config.namespace;
+  }
+
+  get identity(): string {
+    return this.settings.identity;
+  }
+
+  get enabled(): boolean {
+    return this.settings.enabled;
+  }
+
+  /** Whether this replica may write the pool now: the leader inside its fence, or any replica without election. */
+  mayAllocate(): boolean {
+    if (!this.settings.enabled) return true;
+    return mayAllocate(this.leading, this.lastWriteStartedAt, this.settings.renewDeadlineMs, monotonic());
+  }
+
+  /** The holder of the Lease as last read (undefined: none, or not read yet). */
+  leader(): LeaderView | undefined {
+    const record = this.observed?.record;
+    if (record === undefined || record.holder === '') return undefined;
+    return { identity: record.holder, url: record.url };
+  }
+
+  /**
+   * The leader as seen in the Lease, waiting up to `ms` while there is none, or only this replica (outside its fence),
+   * or one without an address; returns what it saw last.
+   */
+  async waitForLeader(ms: number): Promise<LeaderView | undefined> {
+    const deadline = monotonic() + ms;
+    for (;;) {
+      const leader = this.leader();
+      const usable = leader !== undefined && leader.identity !== this.identity && leader.url !== undefined;
+      if (usable || monotonic() >= deadline) return leader;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  /** The URL followers reach this replica's webhook server at; written into the Lease while it leads. */
+  advertise(url: string): void {
+    this.url = url;
+  }
+
+  /** Tries once before the app is ready (a lone replica leads at once), then keeps trying in the background. */
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.settings.enabled) {
+      this.gauge.set(1);
+      this.logger.log('leader election is off: this replica allocates', { identity: this.identity });
+      return;
+    }
+    this.gauge.set(0);
+    await this.tick();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    if (!this.settings.enabled || !this.leading || this.observed === undefined) return;
+    // Stop allocating first: from here on this replica answers as a follower.
+    this.setLeading(false, 'shutting down');
+    try {
+      await this.leases.replace(
+        this.namespace,
+        LEASE_NAME,
+        released(this.observed.record, new Date()),
+        this.observed.resourceVersion,
+      );
+      this.logger.log('released the Lease', { identity: this.identity, lease: LEASE_NAME });
+    } catch (error) {
+      this.logger.warn('could not release the Lease; it expires on its own', {
+        identity: this.identity,
+        error: describeError(error),
+      });
+    }
+  }
+
+  /** One round: read the Lease, then create, renew or take it over, or wait. Never throws. */
+  private async tick(): Promise<void> {
+    const started = monotonic();
+    try {
+      const stored = await this.leases.read(this.namespace, LEASE_NAME);
+      this.observed =
+        stored === undefined
+          ? undefined
+          : observe(this.observed, stored.record, stored.resourceVersion, monotonic());
+      const action = nextAction(this.identity, this.observed, monotonic());
+      if (action === 'wait') {
+        if (this.leading) this.setLeading(false, `the Lease is held by ${this.observed?.record.holder}`);
+      } else {
+        const record = claim(
+          this.identity,
+          action,
+          this.observed,
+          this.settings.leaseDurationMs / 1000,
+          new Date(),
+          this.url,
+        );
+        const written =
+          action === 'create'
+            ? await this.leases.create(this.namespace, LEASE_NAME, record)
+            : await this.leases.replace(this.namespace, LEASE_NAME, record, this.observed!.resourceVersion);
+        if (this.stopped) return;
+        this.observed = { ...written, observedAt: monotonic() };
+        this.lastWriteStartedAt = started;
+        if (!this.leading)
+          this.setLeading(true, action === 'renew' ? 'renewed its own Lease' : `${action}d the Lease`);
+      }
+      this.lastError = '';
+    } catch (error) {
+      // A conflict (another replica wrote first) or an API error: a leader keeps leading only inside its fence.
+      const message = describeError(error);
+      if (message !== this.lastError) {
+        this.logger.warn('leader election: the Lease could not be read or written', {
+          identity: this.identity,
+          error: message,
+        });
+        this.lastError = message;
+      }
+    } finally {
+      if (this.leading && !this.mayAllocate()) this.setLeading(false, 'the renew deadline passed');
+      this.gauge.set(this.mayAllocate() ? 1 : 0);
+      this.schedule();
+    }
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    // Followers add up to 20 % jitter, so replicas that started together do not retry in lockstep.
+    const jitter = this.leading ? 1 : 1 + Math.random() * 0.2;
+    this.timer = setTimeout(() => void this.tick(), this.settings.retryPeriodMs * jitter);
+  }
+
+  private setLeading(leading: boolean, why: string): void {
+    this.leading = leading;
+    this.gauge.set(leading ? 1 : 0);
+    this.logger.log(leading ? 'became the leader' : 'stopped leading', {
+      identity: this.identity,
+      lease: LEASE_NAME,
+      why,
+    });
+  }
+}

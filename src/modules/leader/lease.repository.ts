@@ -1,0 +1,104 @@
+import { Injectable } from '@nestjs/common';
+import { type V1Lease } from '@kubernetes/client-node';
+import { KubeConnection } from '../kube/kube-connection';
+import { isNotFound } from '../kube/kube-errors';
+import { kubeJson } from '../kube/kube-http';
+import { type LeaseRecord } from './lease-election';
+
+/** Annotation on the Lease with the holder's webhook URL, for followers to reach the leader. */
+export const LEADER_URL_ANNOTATION = 'kubemacpool.io/leader-url';
+
+function leasePath(namespace: string, name?: string): string {
+  const collection = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`;
+  return name === undefined ? collection : `${collection}/${encodeURIComponent(name)}`;
+}
+
+/** The Lease's record and resourceVersion. */
+export interface StoredLease {
+  record: LeaseRecord;
+  resourceVersion: string;
+}
+
+function toRecord(lease: V1Lease): StoredLease {
+  const spec = lease.spec ?? {};
+  const time = (value: unknown) =>
+    value === undefined || value === null
+      ? undefined
+      : value instanceof Date
+        ? value.toISOString()
+        : String(value);
+  return {
+    record: {
+      holder: spec.holderIdentity ?? '',
+      durationSeconds: spec.leaseDurationSeconds ?? 0,
+      acquireTime: time(spec.acquireTime),
+      renewTime: time(spec.renewTime),
+      transitions: spec.leaseTransitions ?? 0,
+      url: lease.metadata?.annotations?.[LEADER_URL_ANNOTATION],
+    },
+    resourceVersion: lease.metadata?.resourceVersion ?? '',
+  };
+}
+
+function body(namespace: string, name: string, record: LeaseRecord, resourceVersion?: string): object {
+  return {
+    apiVersion: 'coordination.k8s.io/v1',
+    kind: 'Lease',
+    metadata: {
+      name,
+      namespace,
+      ...(resourceVersion === undefined ? {} : { resourceVersion }),
+      annotations: record.url === undefined ? {} : { [LEADER_URL_ANNOTATION]: record.url },
+    },
+    spec: {
+      holderIdentity: record.holder,
+      leaseDurationSeconds: record.durationSeconds,
+      acquireTime: record.acquireTime,
+      renewTime: record.renewTime,
+      leaseTransitions: record.transitions,
+    },
+  };
+}
+
+/**
+ * The election's one Lease. Writes carry the resourceVersion that was read, so two replicas racing for it cannot
+ * both win: the second gets 409.
+ */
+@Injectable()
+export class LeaseRepository {
+  constructor(private readonly kubeConfig: KubeConnection) {}
+
+  async read(namespace: string, name: string): Promise<StoredLease | undefined> {
+    try {
+      return toRecord(await kubeJson<V1Lease>(this.kubeConfig, { path: leasePath(namespace, name) }));
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async create(namespace: string, name: string, record: LeaseRecord): Promise<StoredLease> {
+    return toRecord(
+      await kubeJson<V1Lease>(this.kubeConfig, {
+        method: 'POST',
+        path: leasePath(namespace),
+        body: body(namespace, name, record),
+      }),
+    );
+  }
+
+  async replace(
+    namespace: string,
+    name: string,
+    record: LeaseRecord,
+    resourceVersion: string,
+  ): Promise<StoredLease> {
+    return toRecord(
+      await kubeJson<V1Lease>(this.kubeConfig, {
+        method: 'PUT',
+        path: leasePath(namespace, name),
+        body: body(namespace, name, record, resourceVersion),
+      }),
+    );
+  }
+}

@@ -1,0 +1,202 @@
+import { AdmissionregistrationV1Api, CoordinationV1Api } from '@kubernetes/client-node';
+import { randomBytes } from 'node:crypto';
+import { request } from 'node:https';
+import { join } from 'node:path';
+import { buildWebhookConfiguration } from '../../src/common/webhook-configuration';
+import { admissionReview, podWithNetworks } from '../fixtures/objects';
+import { chartIdentity } from '../support/chart-identity';
+import { adminKubeConfig, controlPlaneInfo, createTestNamespace } from '../support/cluster';
+import { logRecords } from '../support/manager-log';
+import { ManagerProcess, buildManager } from '../support/manager-process';
+import { waitUntil } from '../support/webhook';
+
+const kc = adminKubeConfig();
+const admission = kc.makeApiClient(AdmissionregistrationV1Api);
+const coordination = kc.makeApiClient(CoordinationV1Api);
+const LEASE = 'kubemacpool-mac-controller-manager';
+const FORWARDED_BY = 'x-kubemacpool-forwarded-by';
+
+interface Answer {
+  uid?: string;
+  allowed: boolean;
+  patch?: string;
+  status?: { code?: number; message?: string };
+}
+
+/** Sends an AdmissionReview straight to one manager (not through the API server), as the API server would. */
+function review(
+  manager: ManagerProcess,
+  body: object,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port: manager.port,
+        path: '/mutate-pods',
+        method: 'POST',
+        rejectUnauthorized: false,
+        headers: { 'content-type': 'application/json', ...headers },
+      },
+      (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (text += chunk));
+        response.on('end', () => resolve((JSON.parse(text) as { response: Answer }).response));
+      },
+    );
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+const pod = (namespace: string, networks?: string, dryRun = false) =>
+  admissionReview({ kind: 'Pod', namespace, object: podWithNetworks('', networks), dryRun });
+
+/**
+ * Two manager processes in one namespace, with the chart's identity, electing a leader on the Lease with short times
+ * (lease 3 s, renew deadline 2 s, retry 0.5 s) so that take-overs happen within the test.
+ */
+describe('leader election between two manager processes', () => {
+  const scope = randomBytes(4).toString('hex');
+  const configurationName = `kmp-leader-${scope}`;
+  let namespace: string;
+  let identity: Awaited<ReturnType<typeof chartIdentity>>;
+  const managers: ManagerProcess[] = [];
+  const leading = async (manager: ManagerProcess) =>
+    (await manager.metric('kmp_leader').catch(() => -1)) === 1;
+  const holder = async () =>
+    (await coordination.readNamespacedLease({ namespace, name: LEASE })).spec?.holderIdentity ?? '';
+  const named = (id: string) => managers.find((m) => m.env.LEADER_ELECTION_IDENTITY === id)!;
+
+  beforeAll(async () => {
+    buildManager();
+    namespace = await createTestNamespace('kmp-leader');
+    identity = await chartIdentity(namespace, configurationName);
+    for (const name of ['a', 'b']) {
+      managers.push(
+        await ManagerProcess.create(
+          {
+            KUBECONFIG: identity.kubeconfigPath,
+            POD_NAMESPACE: namespace,
+            WEBHOOK_CONFIGURATION_NAME: configurationName,
+            RANGE_START: '02:e7:00:00:00:00',
+            RANGE_END: '02:e7:00:00:ff:ff',
+            CA_PROPAGATION_DELAY: '1s',
+            LOG_LEVEL: 'log',
+            LEADER_ELECTION_IDENTITY: `manager-${name}-${scope}`,
+            LEADER_ELECTION_LEASE_DURATION: '3s',
+            LEADER_ELECTION_RENEW_DEADLINE: '2s',
+            LEADER_ELECTION_RETRY_PERIOD: '500ms',
+            // The leader publishes https://127.0.0.1:<port> in the Lease; the other forwards to it.
+            POD_IP: '127.0.0.1',
+          },
+          join(controlPlaneInfo().directory, `manager-leader-${name}-${scope}.log`),
+        ),
+      );
+    }
+    await admission.createMutatingWebhookConfiguration({
+      body: buildWebhookConfiguration({
+        name: configurationName,
+        podsMode: 'opt-in',
+        virtualMachinesMode: 'opt-in',
+        clientConfig: { url: `https://127.0.0.1:${managers[0].port}` },
+        extraNamespaceSelectorExpressions: [
+          { key: 'kubemacpool.io/test-scope', operator: 'In', values: [scope] },
+        ],
+      }),
+    });
+    await managers[0].start(40_000);
+    await managers[1].start(40_000);
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const manager of managers) await manager.stop();
+    await admission.deleteMutatingWebhookConfiguration({ name: configurationName }).catch(() => undefined);
+    await identity?.release();
+  });
+
+  it('elects exactly one, the Lease’s holder', async () => {
+    const leaderId = await waitUntil('one leader', async () => {
+      const flags = await Promise.all(managers.map(leading));
+      const id = await holder();
+      return flags.filter(Boolean).length === 1 && (await leading(named(id))) ? id : undefined;
+    });
+    expect(await leading(named(leaderId))).toBe(true);
+    expect(await Promise.all(managers.map(leading))).toEqual(managers.map((m) => m === named(leaderId)));
+  });
+
+  it('lets the follower answer what needs no MAC itself and forward what does to the leader, verified by the CA', async () => {
+    const leaderId = await holder();
+    const leader = named(leaderId);
+    const follower = managers.find((m) => m !== leader)!;
+    await waitUntil('the leader to publish its address', async () =>
+      (await coordination.readNamespacedLease({ namespace, name: LEASE })).metadata?.annotations?.[
+        'kubemacpool.io/leader-url'
+      ] === `https://127.0.0.1:${leader.port}`
+        ? true
+        : undefined,
+    );
+    const pending = (manager: ManagerProcess) =>
+      manager.metric('kubemacpool_pool_entries', '{state="pending"}');
+    const [leaderBefore, followerBefore] = [await pending(leader), await pending(follower)];
+    expect(await review(follower, pod(namespace))).toEqual({ uid: expect.any(String), allowed: true });
+    expect(await review(follower, pod(namespace, 'net1', true))).toMatchObject({
+      allowed: true,
+      patch: expect.any(String),
+    });
+    // Needs the pool: the leader allocates and answers, through the follower.
+    const forwarded = await review(follower, pod(namespace, 'net1'));
+    expect(forwarded).toMatchObject({ allowed: true, patch: expect.any(String) });
+    expect(await pending(leader)).toBe(leaderBefore + 1);
+    expect(await pending(follower)).toBe(followerBefore);
+    // A review forwarded already is not forwarded again by a replica that is not the leader.
+    const twice = await review(follower, pod(namespace, 'net1'), { [FORWARDED_BY]: 'another-replica' });
+    expect(twice).toMatchObject({ allowed: false, status: { code: 503 } });
+    expect(twice.status?.message).toContain(
+      `another-replica forwarded it to this replica (${follower.env.LEADER_ELECTION_IDENTITY}), which is not the leader (any more); retry`,
+    );
+  });
+
+  it('fences a leader paused past its lease: another takes over, and woken it allocates nothing', async () => {
+    const old = named(await holder());
+    const other = managers.find((m) => m !== old)!;
+    process.kill(old.pid!, 'SIGSTOP');
+    try {
+      await waitUntil('the other manager to take over', async () =>
+        (await leading(other)) ? true : undefined,
+      );
+      expect(await review(other, pod(namespace, 'net1'))).toMatchObject({ allowed: true });
+    } finally {
+      process.kill(old.pid!, 'SIGCONT');
+    }
+    // Whatever it runs first once woken (its renewal timer or this request), its own clock says its fence passed.
+    // It forwards to the new leader instead of allocating: its own pool gains no entry, the new leader's does.
+    const pending = (manager: ManagerProcess) =>
+      manager.metric('kubemacpool_pool_entries', '{state="pending"}');
+    const [oldBefore, otherBefore] = [await pending(old), await pending(other)];
+    expect(await review(old, pod(namespace, 'net1'))).toMatchObject({
+      allowed: true,
+      patch: expect.any(String),
+    });
+    expect(await pending(old)).toBe(oldBefore);
+    expect(await pending(other)).toBe(otherBefore + 1);
+    await waitUntil('the woken manager to report itself a follower', async () =>
+      (await old.metric('kmp_leader')) === 0 ? true : undefined,
+    );
+    expect(await holder()).toBe(other.env.LEADER_ELECTION_IDENTITY);
+  });
+
+  it('hands over on SIGTERM: the leader releases the Lease and the other takes it at its next try', async () => {
+    const old = named(await holder());
+    const other = managers.find((m) => m !== old)!;
+    const stopped = Date.now();
+    await old.stop();
+    await waitUntil('the other manager to lead', async () => ((await leading(other)) ? true : undefined));
+    process.stdout.write(`SIGTERM hand-over: ${Date.now() - stopped} ms (retry period 500 ms)\n`);
+    expect(logRecords(old.logPath).some((record) => record.message === 'released the Lease')).toBe(true);
+    expect(await holder()).toBe(other.env.LEADER_ELECTION_IDENTITY);
+    expect(await review(other, pod(namespace, 'net1'))).toMatchObject({ allowed: true });
+  });
+});
