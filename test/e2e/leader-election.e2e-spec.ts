@@ -55,8 +55,8 @@ const pod = (namespace: string, networks?: string, dryRun = false) =>
   admissionReview({ kind: 'Pod', namespace, object: podWithNetworks('', networks), dryRun });
 
 /**
- * Two manager processes in one namespace, with the chart's identity, electing a leader on the Lease with short times
- * (lease 3 s, renew deadline 2 s, retry 0.5 s) so that take-overs happen within the test.
+ * Three manager processes in one namespace, with the chart's identity, electing a leader on the Lease with short
+ * times (lease 4 s, renew deadline 3 s, retry 2 s) so that take-overs happen within the test.
  */
 describe('leader election between two manager processes', () => {
   const scope = randomBytes(4).toString('hex');
@@ -64,6 +64,7 @@ describe('leader election between two manager processes', () => {
   let namespace: string;
   let identity: Awaited<ReturnType<typeof chartIdentity>>;
   const managers: ManagerProcess[] = [];
+  const gone = new Set<ManagerProcess>();
   const leading = async (manager: ManagerProcess) =>
     (await manager.metric('kmp_leader').catch(() => -1)) === 1;
   const holder = async () =>
@@ -74,7 +75,7 @@ describe('leader election between two manager processes', () => {
     buildManager();
     namespace = await createTestNamespace('kmp-leader');
     identity = await chartIdentity(namespace, configurationName);
-    for (const name of ['a', 'b']) {
+    for (const name of ['a', 'b', 'c']) {
       managers.push(
         await ManagerProcess.create(
           {
@@ -86,9 +87,9 @@ describe('leader election between two manager processes', () => {
             CA_PROPAGATION_DELAY: '1s',
             LOG_LEVEL: 'log',
             LEADER_ELECTION_IDENTITY: `manager-${name}-${scope}`,
-            LEADER_ELECTION_LEASE_DURATION: '3s',
-            LEADER_ELECTION_RENEW_DEADLINE: '2s',
-            LEADER_ELECTION_RETRY_PERIOD: '500ms',
+            LEADER_ELECTION_LEASE_DURATION: '4s',
+            LEADER_ELECTION_RENEW_DEADLINE: '3s',
+            LEADER_ELECTION_RETRY_PERIOD: '2s',
             // The leader publishes https://127.0.0.1:<port> in the Lease; the other forwards to it.
             POD_IP: '127.0.0.1',
           },
@@ -107,8 +108,7 @@ describe('leader election between two manager processes', () => {
         ],
       }),
     });
-    await managers[0].start(40_000);
-    await managers[1].start(40_000);
+    for (const manager of managers) await manager.start(40_000);
   }, 120_000);
 
   afterAll(async () => {
@@ -161,12 +161,13 @@ describe('leader election between two manager processes', () => {
 
   it('fences a leader paused past its lease: another takes over, and woken it allocates nothing', async () => {
     const old = named(await holder());
-    const other = managers.find((m) => m !== old)!;
+    let other: ManagerProcess | undefined;
     process.kill(old.pid!, 'SIGSTOP');
     try {
-      await waitUntil('the other manager to take over', async () =>
-        (await leading(other)) ? true : undefined,
-      );
+      other = await waitUntil('another manager to take over', async () => {
+        const id = await holder();
+        return id !== old.env.LEADER_ELECTION_IDENTITY && (await leading(named(id))) ? named(id) : undefined;
+      });
       expect(await review(other, pod(namespace, 'net1'))).toMatchObject({ allowed: true });
     } finally {
       process.kill(old.pid!, 'SIGCONT');
@@ -175,6 +176,7 @@ describe('leader election between two manager processes', () => {
     // It forwards to the new leader instead of allocating: its own pool gains no entry, the new leader's does.
     const pending = (manager: ManagerProcess) =>
       manager.metric('kubemacpool_pool_entries', '{state="pending"}');
+    if (other === undefined) throw new Error('no other manager took over');
     const [oldBefore, otherBefore] = [await pending(old), await pending(other)];
     expect(await review(old, pod(namespace, 'net1'))).toMatchObject({
       allowed: true,
@@ -188,15 +190,45 @@ describe('leader election between two manager processes', () => {
     expect(await holder()).toBe(other.env.LEADER_ELECTION_IDENTITY);
   });
 
-  it('hands over on SIGTERM: the leader releases the Lease and the other takes it at its next try', async () => {
+  it('hands over on SIGTERM: the leader releases the Lease and another takes it at once, not at its next try', async () => {
     const old = named(await holder());
-    const other = managers.find((m) => m !== old)!;
     const stopped = Date.now();
+    gone.add(old);
     await old.stop();
-    await waitUntil('the other manager to lead', async () => ((await leading(other)) ? true : undefined));
-    process.stdout.write(`SIGTERM hand-over: ${Date.now() - stopped} ms (retry period 500 ms)\n`);
+    const next = await waitUntil('another manager to lead', async () => {
+      const id = await holder();
+      return id !== '' && id !== old.env.LEADER_ELECTION_IDENTITY && (await leading(named(id)))
+        ? named(id)
+        : undefined;
+    });
+    process.stdout.write(`SIGTERM hand-over: ${Date.now() - stopped} ms (retry period 2 s)\n`);
     expect(logRecords(old.logPath).some((record) => record.message === 'released the Lease')).toBe(true);
-    expect(await holder()).toBe(other.env.LEADER_ELECTION_IDENTITY);
-    expect(await review(other, pod(namespace, 'net1'))).toMatchObject({ allowed: true });
+    // The watch saw the release and the round ran then: the log says what started it.
+    const became = logRecords(next.logPath).filter((record) => record.message === 'became the leader');
+    expect(became.at(-1)).toMatchObject({ trigger: 'released', why: 'acquired the Lease' });
+    expect(await review(next, pod(namespace, 'net1'))).toMatchObject({ allowed: true });
+  });
+
+  it('fails over on SIGKILL once the lease has expired, by the followers’ clocks', async () => {
+    const old = named(await holder());
+    gone.add(old);
+    const remaining = managers.filter((m) => !gone.has(m));
+    const killed = Date.now();
+    await old.kill();
+    const next = await waitUntil('a remaining manager to lead', async () => {
+      const id = await holder();
+      return remaining.some((m) => m.env.LEADER_ELECTION_IDENTITY === id) && (await leading(named(id)))
+        ? named(id)
+        : undefined;
+    });
+    expect(await review(next, pod(namespace, 'net1'))).toMatchObject({
+      allowed: true,
+      patch: expect.any(String),
+    });
+    process.stdout.write(
+      `SIGKILL fail-over to the first allocation: ${Date.now() - killed} ms (lease 4 s)\n`,
+    );
+    const became = logRecords(next.logPath).filter((record) => record.message === 'became the leader');
+    expect(became.at(-1)).toMatchObject({ trigger: 'timer', why: 'acquired the Lease' });
   });
 });

@@ -10,10 +10,14 @@ import { AppConfig, type LeaderElectionSettings } from '../../config/app-config'
 import { describeError } from '../kube/kube-errors';
 import { type Observation, claim, mayAllocate, nextAction, observe, released } from './lease-election';
 import { LEADER_METRIC, LEASE_NAME } from './leader.constants';
+import { type CollectionWatch } from '../kube/resource-watch';
 import { LeaseRepository } from './lease.repository';
 
 /** This process's monotonic clock in milliseconds: it never jumps with the wall clock and runs on while stopped. */
 const monotonic = () => performance.now();
+
+/** What started a round: its timer, or the watch seeing the Lease released. */
+type Trigger = 'timer' | 'released';
 
 /** The leader as this replica last saw it in the Lease. */
 export interface LeaderView {
@@ -40,6 +44,8 @@ export class LeaderElectionService implements OnApplicationBootstrap, BeforeAppl
   private stopped = false;
   private url: string | undefined;
   private lastError = '';
+  private watch: CollectionWatch | undefined;
+  private ticking = false;
 
   constructor(
     config: AppConfig,
@@ -99,11 +105,25 @@ export class LeaderElectionService implements OnApplicationBootstrap, BeforeAppl
     }
     this.gauge.set(0);
     await this.tick();
+    // A released (or deleted) Lease is taken at once, not at the next try: a SIGTERM hand-over costs one round trip.
+    // Every renewal the watch shows restarts the expiry clock when it happens, not at this replica's next read, so a
+    // SIGKILL fail-over costs the lease duration from the holder's last renewal, not up to a retry period more.
+    this.watch = this.leases.watch(this.namespace, LEASE_NAME, (lease) => {
+      if (this.stopped || this.leading) return;
+      if (lease === undefined || lease.record.holder === '') {
+        this.tickNow('released');
+        return;
+      }
+      this.observed = observe(this.observed, lease.record, lease.resourceVersion, monotonic());
+      if (!this.ticking) this.schedule();
+    });
+    void this.watch.start();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    this.watch?.stop();
     if (!this.settings.enabled || !this.leading || this.observed === undefined) return;
     // Stop allocating first: from here on this replica answers as a follower.
     this.setLeading(false, 'shutting down');
@@ -123,8 +143,16 @@ export class LeaderElectionService implements OnApplicationBootstrap, BeforeAppl
     }
   }
 
+  /** Runs a round now unless one is running (that one then decides). */
+  private tickNow(trigger: Trigger): void {
+    if (this.ticking || this.stopped) return;
+    clearTimeout(this.timer);
+    void this.tick(trigger);
+  }
+
   /** One round: read the Lease, then create, renew or take it over, or wait. Never throws. */
-  private async tick(): Promise<void> {
+  private async tick(trigger: Trigger = 'timer'): Promise<void> {
+    this.ticking = true;
     const started = monotonic();
     try {
       const stored = await this.leases.read(this.namespace, LEASE_NAME);
@@ -152,7 +180,11 @@ export class LeaderElectionService implements OnApplicationBootstrap, BeforeAppl
         this.observed = { ...written, observedAt: monotonic() };
         this.lastWriteStartedAt = started;
         if (!this.leading)
-          this.setLeading(true, action === 'renew' ? 'renewed its own Lease' : `${action}d the Lease`);
+          this.setLeading(
+            true,
+            action === 'renew' ? 'renewed its own Lease' : `${action}d the Lease`,
+            trigger,
+          );
       }
       this.lastError = '';
     } catch (error) {
@@ -168,24 +200,34 @@ export class LeaderElectionService implements OnApplicationBootstrap, BeforeAppl
     } finally {
       if (this.leading && !this.mayAllocate()) this.setLeading(false, 'the renew deadline passed');
       this.gauge.set(this.mayAllocate() ? 1 : 0);
+      this.ticking = false;
       this.schedule();
     }
   }
 
   private schedule(): void {
     if (this.stopped) return;
-    // Followers add up to 20 % jitter, so replicas that started together do not retry in lockstep.
-    const jitter = this.leading ? 1 : 1 + Math.random() * 0.2;
-    this.timer = setTimeout(() => void this.tick(), this.settings.retryPeriodMs * jitter);
+    clearTimeout(this.timer);
+    // Followers add up to 20 % jitter, so replicas that started together do not retry in lockstep, and try again
+    // just when the holder's Lease expires by their clock if that is sooner: a SIGKILL fail-over costs the lease
+    // duration and a round trip, not up to one more retry period.
+    let delay = this.settings.retryPeriodMs * (this.leading ? 1 : 1 + Math.random() * 0.2);
+    const observed = this.observed;
+    if (!this.leading && observed !== undefined && observed.record.holder !== '') {
+      const expiresIn = observed.observedAt + observed.record.durationSeconds * 1000 - monotonic();
+      delay = Math.min(delay, Math.max(0, expiresIn) + 1);
+    }
+    this.timer = setTimeout(() => void this.tick(), delay);
   }
 
-  private setLeading(leading: boolean, why: string): void {
+  private setLeading(leading: boolean, why: string, trigger?: Trigger): void {
     this.leading = leading;
     this.gauge.set(leading ? 1 : 0);
     this.logger.log(leading ? 'became the leader' : 'stopped leading', {
       identity: this.identity,
       lease: LEASE_NAME,
       why,
+      ...(trigger === undefined ? {} : { trigger }),
     });
   }
 }

@@ -3,6 +3,7 @@ import { type V1Lease } from '@kubernetes/client-node';
 import { KubeConnection } from '../kube/kube-connection';
 import { isNotFound } from '../kube/kube-errors';
 import { kubeJson } from '../kube/kube-http';
+import { type CollectionWatch, ResourceWatch, type WatchEventType } from '../kube/resource-watch';
 import { type LeaseRecord } from './lease-election';
 
 /** Annotation on the Lease with the holder's webhook URL, for followers to reach the leader. */
@@ -75,6 +76,24 @@ export class LeaseRepository {
       if (isNotFound(error)) return undefined;
       throw error;
     }
+  }
+
+  /**
+   * Lists then watches the one Lease by name (a field selector, which is what lets RBAC resourceNames cover it):
+   * `onChange` gets every version of it, `undefined` once it is gone.
+   */
+  watch(
+    namespace: string,
+    name: string,
+    onChange: (lease: StoredLease | undefined, type: WatchEventType | 'SYNC') => void,
+  ): CollectionWatch {
+    return new ResourceWatch<V1Lease>(this.kubeConfig, {
+      path: leasePath(namespace),
+      query: { fieldSelector: `metadata.name=${name}` },
+      onSync: (items) => onChange(items[0] === undefined ? undefined : toRecord(items[0]), 'SYNC'),
+      onEvent: (type, lease) => onChange(type === 'DELETED' ? undefined : toRecord(lease), type),
+      onError: () => undefined,
+    });
   }
 
   async create(namespace: string, name: string, record: LeaseRecord): Promise<StoredLease> {
