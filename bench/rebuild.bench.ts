@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildWebhookConfiguration } from '../src/common/webhook-configuration';
@@ -7,7 +8,7 @@ import { isConflict } from '../src/modules/kube/kube-errors';
 import { type CoreV1Api, type CustomObjectsApi } from '@kubernetes/client-node';
 import { MacAddress } from '../src/modules/pool/mac-address';
 import { POOL_USED_METRIC } from '../src/modules/metrics/metrics.constants';
-import { podWithNetworks, virtualMachine } from '../test/fixtures/objects';
+import { admissionReview, podWithNetworks, virtualMachine } from '../test/fixtures/objects';
 import { ManagerProcess, buildManager } from '../test/support/manager-process';
 import { benchCluster } from './bench-cluster';
 import { type BenchResult, type BenchSuite, median, secondsSince, settledHeapBytes } from './harness';
@@ -135,6 +136,53 @@ async function createAll(
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+}
+
+/** One allocating AdmissionReview (a pod asking for one Multus MAC), sent straight to a manager. */
+function allocates(manager: ManagerProcess): Promise<boolean> {
+  const body = JSON.stringify(
+    admissionReview({ kind: 'Pod', namespace: NAMESPACES[0], object: podWithNetworks('', 'net1') }),
+  );
+  return new Promise((resolve) => {
+    const req = httpsRequest(
+      {
+        host: '127.0.0.1',
+        port: manager.port,
+        path: '/mutate-pods',
+        method: 'POST',
+        rejectUnauthorized: false,
+        headers: { 'content-type': 'application/json' },
+        timeout: 2_000,
+      },
+      (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (text += chunk));
+        response.on('end', () => {
+          try {
+            const answer = (JSON.parse(text) as { response?: { allowed?: boolean; patch?: string } })
+              .response;
+            resolve(answer?.allowed === true && answer.patch !== undefined);
+          } catch {
+            resolve(false);
+          }
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+    req.end(body);
+  });
+}
+
+/** Milliseconds from `since` until `manager` allocates (polled every 20 ms, bounded). */
+async function firstAllocation(manager: ManagerProcess, since: number): Promise<number> {
+  const deadline = since + 120_000;
+  while (!(await allocates(manager))) {
+    if (Date.now() > deadline) throw new Error(`no allocation by ${manager.logPath} within 120 s`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return Date.now() - since;
 }
 
 /** Waits until `kmp_mac_collisions{mac}` reads 2 (bounded): the seeded pod–VMI collision is reported. */
@@ -265,6 +313,58 @@ export const rebuildSuite: BenchSuite = {
     };
 
     /**
+     * Leader fail-over with the default election times (lease 15 s, renew deadline 10 s, retry 2 s), two managers
+     * warm on this cluster: SIGKILL the leader, then the time until the other hands out a MAC (target: the lease
+     * duration + 1 s); a third starts, and SIGTERM of the second until the third hands out one (target: < 2 s).
+     */
+    const failover = async (size: string): Promise<BenchResult[]> => {
+      const started: ManagerProcess[] = [];
+      const start = async (label: string) => {
+        // POD_IP as the chart sets it: a follower forwards to the leader's published address (or is refused fast).
+        const next = await ManagerProcess.create(
+          { ...env, POD_IP: '127.0.0.1' },
+          join(logDirectory, `manager-${++starts}-${size}-${label}.log`),
+        );
+        started.push(next);
+        if (started.length === 1) {
+          await admission.createMutatingWebhookConfiguration({
+            body: buildWebhookConfiguration({
+              name: CONFIGURATION,
+              podsMode: 'opt-out',
+              virtualMachinesMode: 'opt-out',
+              clientConfig: { url: `https://127.0.0.1:${next.port}` },
+              extraNamespaceSelectorExpressions: [{ key: SCOPE, operator: 'In', values: ['bulk'] }],
+            }),
+          });
+        }
+        await next.start();
+        return next;
+      };
+      try {
+        const first = await start('first');
+        await firstAllocation(first, Date.now());
+        const second = await start('second');
+        const killed = Date.now();
+        await first.kill();
+        const sigkill = await firstAllocation(second, killed);
+        const third = await start('third');
+        // Polled while the second shuts down: the hand-over is from SIGTERM to the third's first MAC.
+        const stopped = Date.now();
+        const stopping = second.stop();
+        const sigterm = await firstAllocation(third, stopped);
+        await stopping;
+        console.error(`rebuild: ${size}: SIGKILL fail-over ${sigkill} ms, SIGTERM hand-over ${sigterm} ms`);
+        return [
+          { bench: `rebuild/failover-sigkill-ms-${size}`, value: sigkill, unit: 'ms', target: '<= 16000' },
+          { bench: `rebuild/handover-sigterm-ms-${size}`, value: sigterm, unit: 'ms', target: '< 2000' },
+        ];
+      } finally {
+        for (const manager of started) await manager.stop();
+        await admission.deleteMutatingWebhookConfiguration({ name: CONFIGURATION }).catch(() => undefined);
+      }
+    };
+
+    /**
      * The two lists the rebuild makes, from this process (same pages, same Accept headers): their time, and the heap
      * their items take while all are held, as the rebuild holds them before it applies them.
      */
@@ -325,6 +425,7 @@ export const rebuildSuite: BenchSuite = {
         { bench: `rebuild/list-ms-${size}`, value: listed.ms, unit: 'ms' },
         { bench: `rebuild/list-heap-mib-${size}`, value: listed.heapMiB, unit: 'MiB' },
       );
+      results.push(...(await failover(size)));
       results.forEach(report);
     };
 

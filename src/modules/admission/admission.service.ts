@@ -84,7 +84,9 @@ export class AdmissionService {
         // the real one; if it does, the leader answers it.
         const preview = await this.mutators[target].mutate({ ...request, dryRun: true });
         if ((preview.poolWrites ?? 0) === 0) return allowed(apiVersion, uid, preview.patch, preview.warnings);
-        return await this.forward(target, body, request, forwardedBy);
+        const answer = await this.forward(target, body, request, forwardedBy);
+        // undefined: while it waited for a leader, this replica became the leader; it answers itself.
+        if (answer !== undefined) return answer;
       }
       const mutation = await this.mutators[target].mutate(request);
       if (this.debug) this.logger.debug('admitted', { ...fields(uid, request), macs: mutation.macs });
@@ -125,7 +127,7 @@ export class AdmissionService {
     body: unknown,
     request: AdmissionRequest,
     forwardedBy: string | undefined,
-  ): Promise<AdmissionReviewResponse> {
+  ): Promise<AdmissionReviewResponse | undefined> {
     const self = this.leader.identity;
     const what = `${request.kind.kind} ${request.namespace}/${request.name || '(generated name)'} needs MACs from the pool, which only the leader hands out`;
     const refuse = (why: string) =>
@@ -135,6 +137,7 @@ export class AdmissionService {
         `${forwardedBy} forwarded it to this replica (${self}), which is not the leader (any more)`,
       );
     const leader = await this.leader.waitForLeader(LEADER_WAIT_MS);
+    if (this.leader.mayAllocate()) return undefined;
     if (leader === undefined)
       throw refuse(`this replica (${self}) is not the leader and saw none within ${LEADER_WAIT_MS} ms`);
     if (leader.identity === self)

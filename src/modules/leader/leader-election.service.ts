@@ -46,6 +46,8 @@ export class LeaderElectionService implements OnApplicationBootstrap, BeforeAppl
   private lastError = '';
   private watch: CollectionWatch | undefined;
   private ticking = false;
+  /** A release seen while a round was running (its read may predate it): run another round right after. */
+  private rerun = false;
 
   constructor(
     config: AppConfig,
@@ -79,14 +81,15 @@ export class LeaderElectionService implements OnApplicationBootstrap, BeforeAppl
 
   /**
    * The leader as seen in the Lease, waiting up to `ms` while there is none, or only this replica (outside its fence),
-   * or one without an address; returns what it saw last.
+   * or one without an address; returns what it saw last. Returns at once when this replica itself may allocate
+   * (it won the Lease meanwhile: a released Lease is taken within a round trip).
    */
   async waitForLeader(ms: number): Promise<LeaderView | undefined> {
     const deadline = monotonic() + ms;
     for (;;) {
       const leader = this.leader();
       const usable = leader !== undefined && leader.identity !== this.identity && leader.url !== undefined;
-      if (usable || monotonic() >= deadline) return leader;
+      if (usable || this.mayAllocate() || monotonic() >= deadline) return leader;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
@@ -145,7 +148,11 @@ export class LeaderElectionService implements OnApplicationBootstrap, BeforeAppl
 
   /** Runs a round now unless one is running (that one then decides). */
   private tickNow(trigger: Trigger): void {
-    if (this.ticking || this.stopped) return;
+    if (this.stopped) return;
+    if (this.ticking) {
+      this.rerun = true;
+      return;
+    }
     clearTimeout(this.timer);
     void this.tick(trigger);
   }
@@ -201,7 +208,13 @@ export class LeaderElectionService implements OnApplicationBootstrap, BeforeAppl
       if (this.leading && !this.mayAllocate()) this.setLeading(false, 'the renew deadline passed');
       this.gauge.set(this.mayAllocate() ? 1 : 0);
       this.ticking = false;
-      this.schedule();
+      if (this.rerun && !this.leading && !this.stopped) {
+        this.rerun = false;
+        void this.tick('released');
+      } else {
+        this.rerun = false;
+        this.schedule();
+      }
     }
   }
 
