@@ -138,7 +138,7 @@ async function createAll(
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
 }
 
-/** One allocating AdmissionReview (a pod asking for one Multus MAC), sent straight to a manager. */
+/** One allocating AdmissionReview (a pod asking for one Multus MAC), sent straight to a manager, answered by it. */
 function allocates(manager: ManagerProcess): Promise<boolean> {
   const body = JSON.stringify(
     admissionReview({ kind: 'Pod', namespace: NAMESPACES[0], object: podWithNetworks('', 'net1') }),
@@ -151,7 +151,8 @@ function allocates(manager: ManagerProcess): Promise<boolean> {
         path: '/mutate-pods',
         method: 'POST',
         rejectUnauthorized: false,
-        headers: { 'content-type': 'application/json' },
+        // As if forwarded already: a follower refuses instead of forwarding, so a success is the target's own MAC.
+        headers: { 'content-type': 'application/json', 'x-kubemacpool-forwarded-by': 'bench' },
         timeout: 2_000,
       },
       (response) => {

@@ -58,7 +58,7 @@ const pod = (namespace: string, networks?: string, dryRun = false) =>
  * Three manager processes in one namespace, with the chart's identity, electing a leader on the Lease with short
  * times (lease 4 s, renew deadline 3 s, retry 2 s) so that take-overs happen within the test.
  */
-describe('leader election between two manager processes', () => {
+describe('leader election between three manager processes', () => {
   const scope = randomBytes(4).toString('hex');
   const configurationName = `kmp-leader-${scope}`;
   let namespace: string;
@@ -157,6 +157,17 @@ describe('leader election between two manager processes', () => {
     expect(twice.status?.message).toContain(
       `another-replica forwarded it to this replica (${follower.env.LEADER_ELECTION_IDENTITY}), which is not the leader (any more); retry`,
     );
+  });
+
+  it('does not hand the pool over when the Lease is deleted: its holder recreates it, the others wait', async () => {
+    const leaderId = await holder();
+    await coordination.deleteNamespacedLease({ namespace, name: LEASE });
+    const recreated = await waitUntil('the Lease to be back', async () => {
+      const lease = await coordination.readNamespacedLease({ namespace, name: LEASE }).catch(() => undefined);
+      return lease?.spec?.holderIdentity;
+    });
+    expect(recreated).toBe(leaderId);
+    expect(await Promise.all(managers.map(leading))).toEqual(managers.map((m) => m === named(leaderId)));
   });
 
   it('fences a leader paused past its lease: another takes over, and woken it allocates nothing', async () => {

@@ -15,7 +15,7 @@ import {
   reviewEnvelope,
 } from '../mutation/admission-review';
 import { MutationException, MutationExceptionCode } from '../mutation/mutation.exception';
-import { type Mutator } from '../mutation/mutation';
+import { type Mutation, type Mutator } from '../mutation/mutation';
 import { DENIAL_STATUS } from './admission.status';
 import { LeaderForwardingService } from './leader-forwarding.service';
 
@@ -88,7 +88,8 @@ export class AdmissionService {
         // undefined: while it waited for a leader, this replica became the leader; it answers itself.
         if (answer !== undefined) return answer;
       }
-      const mutation = await this.mutators[target].mutate(request);
+      const mutation = await this.mutateOrForward(target, body, request, forwardedBy);
+      if (!('patch' in mutation)) return mutation;
       if (this.debug) this.logger.debug('admitted', { ...fields(uid, request), macs: mutation.macs });
       return allowed(apiVersion, uid, mutation.patch, mutation.warnings);
     } catch (error) {
@@ -114,6 +115,26 @@ export class AdmissionService {
         DENIAL_STATUS[MutationExceptionCode.INTERNAL],
         `internal error while admitting request ${uid}`,
       );
+    }
+  }
+
+  /**
+   * The mutation by this replica; if its leader fence closed while it was admitting (the write was refused and rolled
+   * back), the leader's answer instead.
+   */
+  private async mutateOrForward(
+    target: WebhookTarget,
+    body: unknown,
+    request: AdmissionRequest,
+    forwardedBy: string | undefined,
+  ): Promise<Mutation | AdmissionReviewResponse> {
+    try {
+      return await this.mutators[target].mutate(request);
+    } catch (error) {
+      if (!(error instanceof MutationException) || error.code !== MutationExceptionCode.NOT_LEADER)
+        throw error;
+      const answer = await this.forward(target, body, request, forwardedBy);
+      return answer ?? (await this.mutators[target].mutate(request));
     }
   }
 

@@ -15,7 +15,10 @@ export class VirtualMachineAdmissionService implements Mutator {
     private readonly config: AppConfig,
   ) {
     this.mutator = new VirtualMachineMutator(pool.pool);
+    this.fence = () => pool.admissionFence();
   }
+
+  private readonly fence: () => boolean;
 
   mutate(request: AdmissionRequest): Mutation {
     const now = new Date();
@@ -24,6 +27,7 @@ export class VirtualMachineAdmissionService implements Mutator {
       dryRun: request.dryRun,
       policy: this.config.duplicatePolicy,
       deadline: now.getTime() + this.config.pendingTimeoutMs,
+      fence: this.fence,
     });
   }
 }

@@ -7,11 +7,12 @@ import {
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import { type Gauge } from 'prom-client';
 import { AppConfig, type LeaderElectionSettings } from '../../config/app-config';
-import { describeError } from '../kube/kube-errors';
+import { describeError, isConflict, isNotFound } from '../kube/kube-errors';
 import { type Observation, claim, mayAllocate, nextAction, observe, released } from './lease-election';
 import { LEADER_METRIC, LEASE_NAME } from './leader.constants';
 import { type CollectionWatch } from '../kube/resource-watch';
 import { LeaseRepository } from './lease.repository';
+import { PoolService } from '../pool/pool.service';
 
 /** This process's monotonic clock in milliseconds: it never jumps with the wall clock and runs on while stopped. */
 const monotonic = () => performance.now();
@@ -46,6 +47,8 @@ export class LeaderElectionService implements OnApplicationBootstrap, BeforeAppl
   private lastError = '';
   private watch: CollectionWatch | undefined;
   private ticking = false;
+  /** The round in flight (or the last one), awaited on shutdown. */
+  private round: Promise<void> | undefined;
   /** A release seen while a round was running (its read may predate it): run another round right after. */
   private rerun = false;
 
@@ -53,9 +56,12 @@ export class LeaderElectionService implements OnApplicationBootstrap, BeforeAppl
     config: AppConfig,
     private readonly leases: LeaseRepository,
     @InjectMetric(LEADER_METRIC) private readonly gauge: Gauge,
+    pool: PoolService,
   ) {
     this.settings = config.leaderElection;
     this.namespace = config.namespace;
+    // Admission checks the fence right before each write to the pool, after whatever it awaited before.
+    pool.admissionFence = () => this.mayAllocate();
   }
 
   get identity(): string {
@@ -113,7 +119,9 @@ export class LeaderElectionService implements OnApplicationBootstrap, BeforeAppl
     // SIGKILL fail-over costs the lease duration from the holder's last renewal, not up to a retry period more.
     this.watch = this.leases.watch(this.namespace, LEASE_NAME, (lease) => {
       if (this.stopped || this.leading) return;
-      if (lease === undefined || lease.record.holder === '') {
+      // A deleted Lease is not a release: the regular rounds decide once the last holder's lease expired.
+      if (lease === undefined) return;
+      if (lease.record.holder === '') {
         this.tickNow('released');
         return;
       }
@@ -127,23 +135,41 @@ export class LeaderElectionService implements OnApplicationBootstrap, BeforeAppl
     this.stopped = true;
     clearTimeout(this.timer);
     this.watch?.stop();
-    if (!this.settings.enabled || !this.leading || this.observed === undefined) return;
-    // Stop allocating first: from here on this replica answers as a follower.
-    this.setLeading(false, 'shutting down');
-    try {
-      await this.leases.replace(
-        this.namespace,
-        LEASE_NAME,
-        released(this.observed.record, new Date()),
-        this.observed.resourceVersion,
-      );
-      this.logger.log('released the Lease', { identity: this.identity, lease: LEASE_NAME });
-    } catch (error) {
-      this.logger.warn('could not release the Lease; it expires on its own', {
-        identity: this.identity,
-        error: describeError(error),
-      });
+    if (!this.settings.enabled) return;
+    // Stop allocating first: from here on this replica answers as a follower. A round in flight writes nothing
+    // more once `stopped` is set; its write already sent is waited for, so the release carries the latest version.
+    const wasLeading = this.leading;
+    if (this.leading) this.setLeading(false, 'shutting down');
+    await this.round;
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const current = attempt === 1 ? this.observed : await this.readQuietly();
+      if (current === undefined || current.record.holder !== this.identity) return;
+      try {
+        const written = await this.leases.replace(
+          this.namespace,
+          LEASE_NAME,
+          released(current.record, new Date()),
+          current.resourceVersion,
+        );
+        this.observed = { ...written, observedAt: monotonic() };
+        this.logger.log('released the Lease', { identity: this.identity, lease: LEASE_NAME });
+        return;
+      } catch (error) {
+        if (attempt === 2 || !isConflict(error)) {
+          this.logger.warn('could not release the Lease; it expires on its own', {
+            identity: this.identity,
+            wasLeading,
+            error: describeError(error),
+          });
+          return;
+        }
+      }
     }
+  }
+
+  private async readQuietly(): Promise<Observation | undefined> {
+    const stored = await this.leases.read(this.namespace, LEASE_NAME).catch(() => undefined);
+    return stored === undefined ? undefined : { ...stored, observedAt: monotonic() };
   }
 
   /** Runs a round now unless one is running (that one then decides). */
@@ -158,16 +184,28 @@ export class LeaderElectionService implements OnApplicationBootstrap, BeforeAppl
   }
 
   /** One round: read the Lease, then create, renew or take it over, or wait. Never throws. */
-  private async tick(trigger: Trigger = 'timer'): Promise<void> {
+  private tick(trigger: Trigger = 'timer'): Promise<void> {
+    this.round = this.runRound(trigger);
+    return this.round;
+  }
+
+  private async runRound(trigger: Trigger): Promise<void> {
     this.ticking = true;
     const started = monotonic();
     try {
       const stored = await this.leases.read(this.namespace, LEASE_NAME);
+      if (this.stopped) return;
+      // A Lease that vanished (deleted by hand) while another replica held it counts as that holder's still, until
+      // it expires by this replica's clock: a deletion must not hand the pool over early. Then it is created anew.
+      const held = this.observed !== undefined && this.observed.record.holder !== '';
       this.observed =
         stored === undefined
-          ? undefined
+          ? held
+            ? this.observed
+            : undefined
           : observe(this.observed, stored.record, stored.resourceVersion, monotonic());
-      const action = nextAction(this.identity, this.observed, monotonic());
+      let action = nextAction(this.identity, this.observed, monotonic());
+      if (stored === undefined && action !== 'wait') action = 'create';
       if (action === 'wait') {
         if (this.leading) this.setLeading(false, `the Lease is held by ${this.observed?.record.holder}`);
       } else {
@@ -179,6 +217,7 @@ export class LeaderElectionService implements OnApplicationBootstrap, BeforeAppl
           new Date(),
           this.url,
         );
+        if (this.stopped) return;
         const written =
           action === 'create'
             ? await this.leases.create(this.namespace, LEASE_NAME, record)
@@ -195,7 +234,10 @@ export class LeaderElectionService implements OnApplicationBootstrap, BeforeAppl
       }
       this.lastError = '';
     } catch (error) {
-      // A conflict (another replica wrote first) or an API error: a leader keeps leading only inside its fence.
+      // A conflict or a vanished Lease: another replica wrote, so this one leads no more. Other API errors: a leader
+      // keeps leading only inside its fence.
+      if (this.leading && (isConflict(error) || isNotFound(error)))
+        this.setLeading(false, 'the Lease changed under it');
       const message = describeError(error);
       if (message !== this.lastError) {
         this.logger.warn('leader election: the Lease could not be read or written', {

@@ -4,9 +4,11 @@ import { register } from 'prom-client';
 import { LEADER_HELP, LEADER_METRIC } from './leader.constants';
 import { LeaderElectionService } from './leader-election.service';
 import { LeaseRepository } from './lease.repository';
+import { PoolModule } from '../pool/pool.module';
 
 /** Leader election on a Lease: which replica holds the pool and may allocate (`kmp_leader`). */
 @Module({
+  imports: [PoolModule],
   providers: [
     makeGaugeProvider({ name: LEADER_METRIC, help: LEADER_HELP }),
     LeaseRepository,

@@ -12,6 +12,8 @@ export interface ClaimOptions {
   deadline: number;
   /** When the request was admitted (epoch ms): VM updates commit only entries their persisted version covers. */
   since?: number;
+  /** Whether this replica may still write the pool (the leader's fence), checked right before each write. */
+  fence?: () => boolean;
 }
 
 /**
@@ -42,6 +44,7 @@ export class MacClaims {
   /** Records a MAC the object asks for; `what` names where it was asked (`interface eth0`). */
   request(key: string, mac: MacAddress, what: string): void {
     this.writes++;
+    this.checkFence();
     const others = this.options.dryRun
       ? this.pool.holders(mac).filter((e) => e.owner !== this.owner)
       : this.transaction.hold(key, mac);
@@ -57,9 +60,19 @@ export class MacClaims {
     this.warnings.push(`MAC address ${mac} requested for ${what} is already in use by ${holders}`);
   }
 
+  /** A real request refuses to write once the fence says this replica no longer holds the pool (it rolls back). */
+  private checkFence(): void {
+    if (this.options.dryRun || this.options.fence === undefined || this.options.fence()) return;
+    throw new MutationException(
+      MutationExceptionCode.NOT_LEADER,
+      `${this.owner}: this replica stopped holding the pool (leader) while admitting it`,
+    );
+  }
+
   /** Records a MAC the owner already had (an UPDATE that keeps it); no duplicate policy applies. */
   keep(key: string, mac: MacAddress): void {
     this.writes++;
+    this.checkFence();
     if (!this.options.dryRun) this.transaction.hold(key, mac);
     this.skipInPreview(mac);
   }
@@ -79,6 +92,7 @@ export class MacClaims {
   allocate(keys: readonly string[]): MacAddress[] {
     if (keys.length === 0) return [];
     this.writes += keys.length;
+    this.checkFence();
     try {
       if (!this.options.dryRun) return keys.map((key) => this.transaction.allocate(key));
       return this.pool

@@ -23,7 +23,10 @@ export class PodAdmissionService implements Mutator {
     private readonly virtualMachines: VirtualMachineRepository,
   ) {
     this.mutator = new PodMutator(pool.pool);
+    this.fence = () => pool.admissionFence();
   }
+
+  private readonly fence: () => boolean;
 
   async mutate(request: AdmissionRequest): Promise<Mutation> {
     const vmi = vmiOwnerName(request.object);
@@ -32,6 +35,7 @@ export class PodAdmissionService implements Mutator {
       dryRun: request.dryRun,
       policy: this.config.duplicatePolicy,
       deadline: Date.now() + this.config.pendingTimeoutMs,
+      fence: this.fence,
     });
   }
 

@@ -17,6 +17,12 @@ export class PoolService {
    */
   readonly whenReady = new Promise<void>((resolve) => (this.resolveRebuilt = resolve));
 
+  /**
+   * Whether admission may take or record MACs in this replica's pool now; the leader module sets it to its fence.
+   * Checked synchronously right before each write (MacClaims), after whatever the admission awaited.
+   */
+  admissionFence: () => boolean = () => true;
+
   constructor(config: AppConfig) {
     this.pool = new MacPool(config.range);
   }
