@@ -1,4 +1,7 @@
+import { CoordinationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { type AddressInfo } from 'node:net';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { join } from 'node:path';
@@ -7,6 +10,7 @@ import { startManager } from '../src/bootstrap';
 import { buildWebhookConfiguration } from '../src/common/webhook-configuration';
 import { ServingCertificateService } from '../src/modules/certificates/serving-certificate.service';
 import { admissionReview, podWithNetworks, virtualMachine } from '../test/fixtures/objects';
+import { ManagerProcess, buildManager } from '../test/support/manager-process';
 import { benchCluster } from './bench-cluster';
 import { type BenchSuite, median, secondsSince } from './harness';
 import { type LoadPlan, type LoadResult } from './load-generator';
@@ -137,6 +141,37 @@ async function pacedRounds(cases: readonly PacedCase[]): Promise<PacedFigures[]>
   return figures;
 }
 
+/**
+ * A second manager, as its own process, on the same Lease, Secrets and configuration: a follower of this process's
+ * manager, which leads. Resolves once it is ready and sees the leader's address in the Lease.
+ */
+async function startFollower(kc: KubeConfig, logDirectory: string): Promise<ManagerProcess> {
+  const follower = await ManagerProcess.create(
+    {
+      RANGE_START: '02:cc:00:00:00:00',
+      RANGE_END: '02:cc:ff:ff:ff:ff',
+      POD_NAMESPACE: 'kmp-bench',
+      WEBHOOK_CONFIGURATION_NAME: 'kmp-bench',
+      CA_PROPAGATION_DELAY: '1s',
+      LOG_LEVEL: 'warn',
+      POD_IP: '127.0.0.1',
+    },
+    join(logDirectory, 'follower.log'),
+  );
+  await follower.start();
+  const coordination = kc.makeApiClient(CoordinationV1Api);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const lease = await coordination
+      .readNamespacedLease({ namespace: 'kmp-bench', name: 'kubemacpool-mac-controller-manager' })
+      .catch(() => undefined);
+    const published = lease?.metadata?.annotations?.['kubemacpool.io/leader-url'] !== undefined;
+    if (published && (await follower.metric('kmp_leader')) === 0) return follower;
+    if (Date.now() > deadline) throw new Error(`the follower never saw a leader; log: ${follower.logPath}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 async function load(plan: LoadPlan): Promise<LoadResult> {
   const running = promisify(execFile)(process.execPath, [join(__dirname, 'load-generator.js')], {
     maxBuffer: 1 << 20,
@@ -148,7 +183,8 @@ async function load(plan: LoadPlan): Promise<LoadResult> {
 export const webhookSuite: BenchSuite = {
   name: 'webhook',
   async run(report) {
-    const { plane, core, admission, custom } = await benchCluster();
+    buildManager();
+    const { plane, core, admission, custom, kc } = await benchCluster();
     await core.createNamespace({ body: { metadata: { name: 'kmp-bench' } } });
     const manager = await startManager(
       {
@@ -161,6 +197,8 @@ export const webhookSuite: BenchSuite = {
         WEBHOOK_CONFIGURATION_NAME: 'kmp-bench',
         CA_PROPAGATION_DELAY: '1s',
         LOG_LEVEL: 'warn',
+        // The leader publishes its address for the follower started below, which forwards to it.
+        POD_IP: '127.0.0.1',
       },
       {
         // A webhook that admits without looking, on the same server: the baseline of the direct HTTPS cases, and
@@ -176,6 +214,7 @@ export const webhookSuite: BenchSuite = {
       },
     );
     if (manager === undefined) throw new Error('manager refused its configuration');
+    let follower: ManagerProcess | undefined;
     try {
       const port = (manager.app.getHttpServer().address() as AddressInfo).port;
       await admission.createMutatingWebhookConfiguration({
@@ -212,8 +251,11 @@ export const webhookSuite: BenchSuite = {
       report({ bench: 'webhook/pod-review-bytes', value: Buffer.byteLength(podBodies[0]), unit: 'bytes' });
       const vmPlan = { port, path: '/mutate-virtualmachines', ca, bodies: vmBodies };
       const podPlan = { port, path: '/mutate-pods', ca, bodies: podBodies };
+      follower = await startFollower(kc, mkdtempSync(join(tmpdir(), 'kmp-webhook-bench-')));
       const cases: PacedCase[] = [
         { name: 'vm-create', plan: vmPlan },
+        // The same reviews sent to a follower, which forwards each to this process (the leader) over TLS.
+        { name: 'vm-create-via-follower', plan: { ...vmPlan, port: follower.port } },
         { name: 'noop-vm-body', plan: { ...vmPlan, path: NOOP_PATH } },
         { name: 'pod-create', plan: podPlan },
         { name: 'noop-pod-body', plan: { ...podPlan, path: NOOP_PATH } },
@@ -253,6 +295,20 @@ export const webhookSuite: BenchSuite = {
           unit: 'ms',
         });
       }
+      // What a replica that is not the leader adds: its p50 and p99 against the leader's own, round by round.
+      const direct = byName.get('vm-create')!;
+      const forwarded = byName.get('vm-create-via-follower')!;
+      const perRound = (x: number[], y: number[]) => round3(median(x.map((v, i) => v / y[i])));
+      report({
+        bench: 'webhook/vm-create-via-follower-p50-ratio-to-leader',
+        value: perRound(forwarded.p50, direct.p50),
+        unit: 'x',
+      });
+      report({
+        bench: 'webhook/vm-create-via-follower-p99-ratio-to-leader',
+        value: perRound(forwarded.p99, direct.p99),
+        unit: 'x',
+      });
       for (const [ours, noop] of pairs) {
         const a = byName.get(ours)!;
         const b = byName.get(noop)!;
@@ -368,6 +424,7 @@ export const webhookSuite: BenchSuite = {
     } finally {
       await admission.deleteMutatingWebhookConfiguration({ name: 'kmp-bench' }).catch(() => undefined);
       await admission.deleteMutatingWebhookConfiguration({ name: 'kmp-bench-noop' }).catch(() => undefined);
+      await follower?.stop();
       await manager.close();
       await plane.stop();
     }

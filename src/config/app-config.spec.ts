@@ -229,6 +229,7 @@ describe('AppConfig leader election settings', () => {
       leaseDurationMs: 15_000,
       renewDeadlineMs: 10_000,
       retryPeriodMs: 2_000,
+      handoverHoldMs: 70_000,
     });
   });
 
@@ -248,6 +249,17 @@ describe('AppConfig leader election settings', () => {
     expect(problems({ ...valid, POD_IP: '1.2.3' })).toEqual(['POD_IP=1.2.3: must be an IP address']);
   });
 
+  it('warns of a hand-over hold shorter than the API server’s request timeout', () => {
+    const config = AppConfig.fromEnvironment({ ...valid, LEADER_ELECTION_HANDOVER_HOLD: '10s' });
+    expect(config.leaderElection.handoverHoldMs).toBe(10_000);
+    expect(config.warnings).toContainEqual(
+      expect.stringContaining(
+        "LEADER_ELECTION_HANDOVER_HOLD=10s is shorter than the API server's default request timeout (60s)",
+      ),
+    );
+    expect(AppConfig.fromEnvironment(valid).warnings).toEqual([]);
+  });
+
   it('refuses a fence that would not hold, and a lease of part of a second, with the other problems', () => {
     expect(
       problems({
@@ -256,10 +268,12 @@ describe('AppConfig leader election settings', () => {
         LEADER_ELECTION_LEASE_DURATION: '1500ms',
         LEADER_ELECTION_RENEW_DEADLINE: '2s',
         LEADER_ELECTION_RETRY_PERIOD: '2s',
+        LEADER_ELECTION_HANDOVER_HOLD: '500ms',
       }),
     ).toEqual([
       'LEADER_ELECTION=yes: must be true or false',
       'LEADER_ELECTION_LEASE_DURATION=1500ms: must be a whole number of seconds, at least 1s (a Lease holds seconds)',
+      "LEADER_ELECTION_HANDOVER_HOLD=500ms: must be at least 1s (the API server's request timeout, 60s by default, plus the watches' lag)",
       'LEADER_ELECTION_RENEW_DEADLINE=2s: must be shorter than LEADER_ELECTION_LEASE_DURATION=1500ms (a leader stops allocating before another may take over)',
       'LEADER_ELECTION_RETRY_PERIOD=2s: must be shorter than LEADER_ELECTION_RENEW_DEADLINE=2s (a leader renews several times within the deadline)',
     ]);

@@ -52,6 +52,8 @@ export interface LeaderElectionSettings {
   leaseDurationMs: number;
   renewDeadlineMs: number;
   retryPeriodMs: number;
+  /** How long a new leader leaves the MACs its predecessors claimed alone (LEADER_ELECTION_HANDOVER_HOLD). */
+  handoverHoldMs: number;
 }
 
 export interface WebhookSettings {
@@ -137,6 +139,7 @@ export class AppConfig {
       leaseDurationMs: 15_000,
       renewDeadlineMs: 10_000,
       retryPeriodMs: 2_000,
+      handoverHoldMs: 70_000,
     },
   ) {}
 
@@ -170,7 +173,7 @@ export class AppConfig {
     // Cross-field checks run in the same pass, over the variables that are valid on their own, so one message
     // lists every problem: a bad LOG_LEVEL does not hide a range whose start is above its end.
     const certificates = AppConfig.certificateSettings(vars, invalid, problems);
-    const leaderElection = AppConfig.leaderElectionSettings(vars, invalid, problems);
+    const leaderElection = AppConfig.leaderElectionSettings(vars, invalid, problems, warnings);
     let range: MacRange | undefined;
     if (!invalid.has('RANGE_START') && !invalid.has('RANGE_END')) {
       try {
@@ -213,6 +216,7 @@ export class AppConfig {
     vars: EnvironmentVariables,
     invalid: ReadonlySet<string>,
     problems: string[],
+    warnings: string[],
   ): LeaderElectionSettings {
     const ms = (name: keyof EnvironmentVariables) => durationMs(vars, invalid, name);
     const settings: LeaderElectionSettings = {
@@ -225,6 +229,7 @@ export class AppConfig {
       leaseDurationMs: ms('LEADER_ELECTION_LEASE_DURATION'),
       renewDeadlineMs: ms('LEADER_ELECTION_RENEW_DEADLINE'),
       retryPeriodMs: ms('LEADER_ELECTION_RETRY_PERIOD'),
+      handoverHoldMs: ms('LEADER_ELECTION_HANDOVER_HOLD'),
     };
     if (vars.POD_IP !== '' && isIP(vars.POD_IP) === 0 && !invalid.has('POD_IP')) {
       problems.push(`POD_IP=${vars.POD_IP}: must be an IP address`);
@@ -232,6 +237,16 @@ export class AppConfig {
     if (settings.leaseDurationMs % 1000 !== 0 || settings.leaseDurationMs < 1000) {
       problems.push(
         `LEADER_ELECTION_LEASE_DURATION=${vars.LEADER_ELECTION_LEASE_DURATION}: must be a whole number of seconds, at least 1s (a Lease holds seconds)`,
+      );
+    }
+    if (settings.handoverHoldMs < 1000 && !invalid.has('LEADER_ELECTION_HANDOVER_HOLD')) {
+      problems.push(
+        `LEADER_ELECTION_HANDOVER_HOLD=${vars.LEADER_ELECTION_HANDOVER_HOLD}: must be at least 1s (the API server's request timeout, 60s by default, plus the watches' lag)`,
+      );
+    }
+    if (settings.handoverHoldMs >= 1000 && settings.handoverHoldMs < 60_000) {
+      warnings.push(
+        `LEADER_ELECTION_HANDOVER_HOLD=${vars.LEADER_ELECTION_HANDOVER_HOLD} is shorter than the API server's default request timeout (60s): after a hand-over, an answer of the old leader stored later than that could share its MAC with a new allocation`,
       );
     }
     if (settings.renewDeadlineMs >= settings.leaseDurationMs) {

@@ -227,6 +227,14 @@ export class EnvironmentVariables {
   @IsGoDuration()
   LEADER_ELECTION_RETRY_PERIOD = '2s';
 
+  /**
+   * How long a new leader leaves alone the stretches of the range its predecessors claimed (they may have admitted
+   * objects that are not persisted yet): at least the API server's request timeout (60 s by default) plus the lag of
+   * the watches.
+   */
+  @IsGoDuration()
+  LEADER_ELECTION_HANDOVER_HOLD = '70s';
+
   /** This replica's name in the Lease; default POD_NAME, else the host name and a random suffix. */
   @Matches(/^$|^[A-Za-z0-9][-A-Za-z0-9_.]{0,252}$/, {
     message: 'must be a name of letters, digits, -, _ and .',

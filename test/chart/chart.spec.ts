@@ -65,7 +65,10 @@ describe('the Helm chart helm/kubemacpool', () => {
         }
       }
       const deployment = find(objects, 'Deployment', 'kubemacpool-mac-controller-manager');
-      expect(deployment.spec).toMatchObject({ replicas: 1, strategy: { type: 'Recreate' } });
+      // A new Pod is ready before an old one stops, so an upgrade never leaves the webhook unanswered.
+      expect(deployment.spec).toMatchObject({
+        strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+      });
     },
   );
 
@@ -88,6 +91,7 @@ describe('the Helm chart helm/kubemacpool', () => {
           'Job/kubemacpool-uninstall',
           'MutatingWebhookConfiguration/kubemacpool-mutator',
           'Pod/kubemacpool-test-readiness',
+          'PodDisruptionBudget/kubemacpool-mac-controller-manager',
           'Role/kubemacpool-manager-role',
           'RoleBinding/kubemacpool-manager-rolebinding',
           'Service/kubemacpool-metrics-service',
@@ -158,10 +162,32 @@ describe('the Helm chart helm/kubemacpool', () => {
       ]);
     });
 
-    it('renders no ServiceMonitor or PrometheusRule, PodDisruptionBudget or NetworkPolicy', () => {
+    it('renders no ServiceMonitor or PrometheusRule or NetworkPolicy', () => {
       const kinds = objects.map((o) => o.kind);
-      for (const kind of ['ServiceMonitor', 'PrometheusRule', 'PodDisruptionBudget', 'NetworkPolicy'])
+      for (const kind of ['ServiceMonitor', 'PrometheusRule', 'NetworkPolicy'])
         expect(kinds).not.toContain(kind);
+    });
+
+    it('runs two replicas spread over nodes, with a PodDisruptionBudget keeping one', () => {
+      const deployment = find(objects, 'Deployment', 'kubemacpool-mac-controller-manager');
+      const spec = deployment.spec as {
+        replicas: number;
+        template: { spec: { topologySpreadConstraints: unknown[] } };
+      };
+      expect(spec.replicas).toBe(2);
+      expect(spec.template.spec.topologySpreadConstraints).toEqual([
+        {
+          maxSkew: 1,
+          topologyKey: 'kubernetes.io/hostname',
+          whenUnsatisfiable: 'ScheduleAnyway',
+          labelSelector: { matchLabels: { 'control-plane': 'mac-controller-manager' } },
+        },
+      ]);
+      expect(find(objects, 'PodDisruptionBudget', 'kubemacpool-mac-controller-manager').spec).toEqual({
+        minAvailable: 1,
+        unhealthyPodEvictionPolicy: 'AlwaysAllow',
+        selector: { matchLabels: { 'control-plane': 'mac-controller-manager' } },
+      });
     });
   });
 
@@ -283,9 +309,12 @@ describe('the Helm chart helm/kubemacpool', () => {
     expect(spec.priorityClassName).toBeUndefined();
   });
 
-  it('renders a PodDisruptionBudget only with more than one replica (which the schema allows once HA exists)', async () => {
-    const objects = await render(['--skip-schema-validation', '--set', 'replicaCount=2']);
-    expect(find(objects, 'PodDisruptionBudget').spec).toMatchObject({ minAvailable: 1 });
+  it('renders no PodDisruptionBudget with one replica (it would block every node drain)', async () => {
+    const objects = await render(['--set', 'replicaCount=1']);
+    expect(find(objects, 'Deployment', 'kubemacpool-mac-controller-manager').spec).toMatchObject({
+      replicas: 1,
+    });
+    expect(objects.map((o) => o.kind)).not.toContain('PodDisruptionBudget');
   });
 
   describe('values.schema.json, through helm’s own validation', () => {
@@ -323,8 +352,8 @@ describe('the Helm chart helm/kubemacpool', () => {
       );
     });
 
-    it('rejects a second replica until leader election exists, and a timeout above 30 s', async () => {
-      expect(await fails(['--set', 'replicaCount=2'])).toMatch(/replicaCount[\s\S]*maximum/);
+    it('rejects no replica at all, and a timeout above 30 s', async () => {
+      expect(await fails(['--set', 'replicaCount=0'])).toMatch(/replicaCount[\s\S]*minimum/);
       expect(await fails(['--set', 'webhook.timeoutSeconds=31'])).toMatch(/timeoutSeconds[\s\S]*maximum/);
     });
 

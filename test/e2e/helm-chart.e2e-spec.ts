@@ -142,6 +142,7 @@ describe('the Helm chart against the real kube-apiserver', () => {
         'ConfigMap/kubemacpool-mac-range-config',
         'Deployment/kubemacpool-mac-controller-manager',
         'MutatingWebhookConfiguration/kubemacpool-mutator',
+        'PodDisruptionBudget/kubemacpool-mac-controller-manager',
         'Role/kubemacpool-manager-role',
         'RoleBinding/kubemacpool-manager-rolebinding',
         'Service/kubemacpool-metrics-service',

@@ -24,7 +24,7 @@ import { ControlPlane } from '../support/control-plane';
 import { FaultProxy } from '../support/fault-proxy';
 import { logRecords } from '../support/manager-log';
 import { ManagerProcess, buildManager } from '../support/manager-process';
-import { VM_API, apiErrorMessage, waitUntil } from '../support/webhook';
+import { VM_API, apiErrorMessage, inParallel, waitUntil } from '../support/webhook';
 
 const x509 = new X509Repository();
 /** The line the pending sweep logs for each namespace it settled anything in (PendingSweepService). */
@@ -48,25 +48,6 @@ const podMacs = (pod: V1Pod) =>
   );
 const simpleVm = (name: string) =>
   virtualMachine(name, [{ name: 'default', binding: 'masquerade' }], [{ name: 'default' }]);
-
-/** Runs `work` over `items` with `concurrency` requests in flight. */
-async function inParallel<T, R>(
-  items: T[],
-  concurrency: number,
-  work: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        results[i] = await work(items[i]);
-      }
-    }),
-  );
-  return results;
-}
 
 const SHARED_CLUSTER = { kubeConfig: kc, kubeconfigPath: controlPlaneInfo().kubeconfigPath };
 

@@ -133,3 +133,22 @@ export class WebhookEnvironment {
     await this.releaseIdentity();
   }
 }
+
+/** Runs `work` over `items` with `concurrency` requests in flight. */
+export async function inParallel<T, R>(
+  items: T[],
+  concurrency: number,
+  work: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        results[i] = await work(items[i]);
+      }
+    }),
+  );
+  return results;
+}

@@ -8,10 +8,19 @@ import { AdmissionRoutes } from './admission.routes';
 import { AdmissionService } from './admission.service';
 import { LeaderForwardingService } from './leader-forwarding.service';
 import { CertificatesModule } from '../certificates/certificates.module';
+import { NamespacesModule } from '../namespaces/namespaces.module';
 
 /** The webhook HTTP surface: /mutate-pods and /mutate-virtualmachines (AdmissionReview v1 and v1beta1). */
 @Module({
-  imports: [PodsModule, KubevirtModule, PoolModule, MetricsModule, LeaderModule, CertificatesModule],
+  imports: [
+    PodsModule,
+    KubevirtModule,
+    PoolModule,
+    MetricsModule,
+    LeaderModule,
+    CertificatesModule,
+    NamespacesModule,
+  ],
   providers: [AdmissionService, AdmissionRoutes, LeaderForwardingService],
 })
 export class AdmissionModule {}

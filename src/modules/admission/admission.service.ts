@@ -14,10 +14,12 @@ import {
   denied,
   reviewEnvelope,
 } from '../mutation/admission-review';
+import { ClaimExhaustedException } from '../mutation/mac-claims';
 import { MutationException, MutationExceptionCode } from '../mutation/mutation.exception';
 import { type Mutation, type Mutator } from '../mutation/mutation';
 import { DENIAL_STATUS } from './admission.status';
 import { LeaderForwardingService } from './leader-forwarding.service';
+import { NamespaceScopeService } from '../namespaces/namespace-scope.service';
 
 export type WebhookTarget = 'pods' | 'virtualmachines';
 
@@ -25,9 +27,13 @@ const WEBHOOK_PATHS: Record<WebhookTarget, string> = {
   pods: POD_WEBHOOK_PATH,
   virtualmachines: VM_WEBHOOK_PATH,
 };
-/** How long a follower waits for a leader to appear before it denies (well inside the webhook's timeout). */
-const LEADER_WAIT_MS = 2_000;
-
+/**
+ * What a follower keeps of the API server's webhook timeout for its own answer: it waits for a leader and forwards
+ * only while the API server still waits for the answer.
+ */
+const ANSWER_MARGIN_MS = 1_000;
+/** The least a forward is given once there is a leader to forward to. */
+const FORWARD_MIN_MS = 1_000;
 const EXPECTED_KIND: Record<WebhookTarget, { group: string; kind: string }> = {
   pods: { group: '', kind: 'Pod' },
   virtualmachines: { group: 'kubevirt.io', kind: 'VirtualMachine' },
@@ -55,6 +61,7 @@ export class AdmissionService {
     private readonly metrics: AdmissionMetrics,
     private readonly leader: LeaderElectionService,
     private readonly forwarder: LeaderForwardingService,
+    private readonly scope: NamespaceScopeService,
   ) {
     this.mutators = { pods, virtualmachines: virtualMachines };
     this.debug = config.logLevel === 'debug' || config.logLevel === 'verbose';
@@ -62,6 +69,8 @@ export class AdmissionService {
 
   /** `forwardedBy`: the replica that forwarded this review here (its header), if one did. */
   async review(target: WebhookTarget, body: unknown, forwardedBy?: string): Promise<AdmissionReviewResponse> {
+    // The API server stops waiting for this answer after its webhook timeout from about now.
+    const deadline = performance.now() + this.scope.timeoutSeconds(target) * 1000 - ANSWER_MARGIN_MS;
     const { apiVersion, uid, request: raw } = reviewEnvelope(body);
     let request: AdmissionRequest | undefined;
     try {
@@ -84,11 +93,11 @@ export class AdmissionService {
         // the real one; if it does, the leader answers it.
         const preview = await this.mutators[target].mutate({ ...request, dryRun: true });
         if ((preview.poolWrites ?? 0) === 0) return allowed(apiVersion, uid, preview.patch, preview.warnings);
-        const answer = await this.forward(target, body, request, forwardedBy);
+        const answer = await this.forward(target, body, request, forwardedBy, deadline);
         // undefined: while it waited for a leader, this replica became the leader; it answers itself.
         if (answer !== undefined) return answer;
       }
-      const mutation = await this.mutateOrForward(target, body, request, forwardedBy);
+      const mutation = await this.mutateOrForward(target, body, request, forwardedBy, deadline);
       if (!('patch' in mutation)) return mutation;
       if (this.debug) this.logger.debug('admitted', { ...fields(uid, request), macs: mutation.macs });
       return allowed(apiVersion, uid, mutation.patch, mutation.warnings);
@@ -120,34 +129,44 @@ export class AdmissionService {
 
   /**
    * The mutation by this replica; if its leader fence closed while it was admitting (the write was refused and rolled
-   * back), the leader's answer instead.
+   * back), the leader's answer instead. When the next MAC lay past this leader's claim on the range, the claim grows
+   * (one Lease write) and the request is admitted once more.
    */
   private async mutateOrForward(
     target: WebhookTarget,
     body: unknown,
     request: AdmissionRequest,
     forwardedBy: string | undefined,
+    deadline: number,
+    mayGrowClaim = true,
   ): Promise<Mutation | AdmissionReviewResponse> {
     try {
       return await this.mutators[target].mutate(request);
     } catch (error) {
-      if (!(error instanceof MutationException) || error.code !== MutationExceptionCode.NOT_LEADER)
-        throw error;
-      const answer = await this.forward(target, body, request, forwardedBy);
+      if (!(error instanceof MutationException)) throw error;
+      if (error instanceof ClaimExhaustedException && mayGrowClaim) {
+        // The next MACs lie past this leader's claim on the range (nothing was taken): grow it, then once more.
+        await this.leader.growClaim(error.needed);
+        return this.mutateOrForward(target, body, request, forwardedBy, deadline, false);
+      }
+      if (error.code !== MutationExceptionCode.NOT_LEADER) throw error;
+      const answer = await this.forward(target, body, request, forwardedBy, deadline);
       return answer ?? (await this.mutators[target].mutate(request));
     }
   }
 
   /**
    * The leader's answer to a review that needs the pool, this replica not holding it. The leader is the one this
-   * replica saw in the Lease (waiting a little while there is none); a review forwarded here already is not
-   * forwarded again. When no leader can answer, the denial is retryable (503) and says why.
+   * replica saw in the Lease, waited for while there is none for as long as the API server's webhook timeout leaves
+   * time to forward (`deadline`, monotonic ms); a review forwarded here already is not forwarded again. When no
+   * leader can answer, the denial is retryable (503) and says why.
    */
   private async forward(
     target: WebhookTarget,
     body: unknown,
     request: AdmissionRequest,
     forwardedBy: string | undefined,
+    deadline: number,
   ): Promise<AdmissionReviewResponse | undefined> {
     const self = this.leader.identity;
     const what = `${request.kind.kind} ${request.namespace}/${request.name || '(generated name)'} needs MACs from the pool, which only the leader hands out`;
@@ -157,27 +176,56 @@ export class AdmissionService {
       throw refuse(
         `${forwardedBy} forwarded it to this replica (${self}), which is not the leader (any more)`,
       );
-    const leader = await this.leader.waitForLeader(LEADER_WAIT_MS);
-    if (this.leader.mayAllocate()) return undefined;
-    if (leader === undefined)
-      throw refuse(`this replica (${self}) is not the leader and saw none within ${LEADER_WAIT_MS} ms`);
-    if (leader.identity === self)
-      throw refuse(`this replica (${self}) holds the Lease but could not renew it in time`);
-    if (leader.url === undefined)
-      throw refuse(
-        `this replica (${self}) is not the leader, and the leader ${leader.identity} published no address (POD_IP)`,
-      );
-    try {
-      const answer = await this.forwarder.forward(leader.url, WEBHOOK_PATHS[target], body, self);
-      if (this.debug)
-        this.logger.debug('forwarded', { ...fields(request.uid, request), leader: leader.identity });
-      return answer;
-    } catch (error) {
-      throw refuse(
-        `this replica (${self}) is not the leader and could not reach the leader ${leader.identity} at ${leader.url}: ${error instanceof Error ? error.message : String(error)}`,
-      );
+    let unreachable: { identity: string; why: string } | undefined;
+    let resetOnce = false;
+    for (;;) {
+      const waitMs = Math.max(0, Math.round(deadline - FORWARD_MIN_MS - performance.now()));
+      const leader = await this.leader.waitForLeader(waitMs, unreachable?.identity);
+      if (this.leader.mayAllocate()) return undefined;
+      if (unreachable !== undefined && (leader === undefined || leader.identity === unreachable.identity))
+        throw refuse(unreachable.why);
+      if (leader === undefined)
+        throw refuse(`this replica (${self}) is not the leader and saw none within ${waitMs} ms`);
+      if (leader.identity === self)
+        throw refuse(`this replica (${self}) holds the Lease but could not renew it in time`);
+      if (leader.url === undefined)
+        throw refuse(
+          `this replica (${self}) is not the leader, and the leader ${leader.identity} published no address (POD_IP)`,
+        );
+      try {
+        const answer = await this.forwarder.forward(
+          leader.url,
+          WEBHOOK_PATHS[target],
+          body,
+          self,
+          Math.max(100, Math.round(deadline - performance.now())),
+        );
+        if (this.debug)
+          this.logger.debug('forwarded', { ...fields(request.uid, request), leader: leader.identity });
+        return answer;
+      } catch (error) {
+        const why = `this replica (${self}) is not the leader and could not reach the leader ${leader.identity} at ${leader.url}: ${error instanceof Error ? error.message : String(error)}`;
+        // A leader that cannot be connected to, or whose connection broke (killed, its Lease not yet expired), is
+        // waited past: the next leader answers, within the API server's timeout. Whatever a leader that died had
+        // admitted for this request is held back by the hand-over fence. Any other failure (an answer that is not
+        // one, a timeout) may come from a live leader that admitted it; that is not retried.
+        if (!isUnreachable(error)) throw refuse(why);
+        // A reset may be a live leader closing an idle keep-alive connection as it was reused: try it once more.
+        if ((error as { code?: string }).code === 'ECONNRESET' && !resetOnce) {
+          resetOnce = true;
+          continue;
+        }
+        unreachable = { identity: leader.identity, why };
+      }
     }
   }
+}
+
+/** Connection errors: the forward never reached the leader's server, or its connection broke (it died). */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET']);
+
+function isUnreachable(error: unknown): boolean {
+  return UNREACHABLE_CODES.has((error as { code?: string } | undefined)?.code ?? '');
 }
 
 /** The request's identity as log fields; what could not be decoded is left out. */

@@ -23,6 +23,8 @@ export const DENIAL_STATUS: Readonly<Record<MutationExceptionCode, DenialStatus>
   [MutationExceptionCode.MAC_IN_USE]: { code: 409, reason: 'Conflict' },
   [MutationExceptionCode.TOO_LARGE]: { code: 413, reason: 'RequestEntityTooLarge' },
   [MutationExceptionCode.POOL_EXHAUSTED]: { code: 500, reason: 'InternalError' },
+  [MutationExceptionCode.POOL_HELD_BACK]: { code: 503, reason: 'ServiceUnavailable' },
+  [MutationExceptionCode.CLAIM_EXHAUSTED]: { code: 503, reason: 'ServiceUnavailable' },
   [MutationExceptionCode.NOT_READY]: { code: 503, reason: 'ServiceUnavailable' },
   [MutationExceptionCode.NOT_LEADER]: { code: 503, reason: 'ServiceUnavailable' },
   [MutationExceptionCode.INTERNAL]: { code: 500, reason: 'InternalError' },

@@ -7,8 +7,6 @@ import { type AdmissionReviewResponse } from '../mutation/admission-review';
 
 /** The header a forwarded review carries: the identity of the replica that forwarded it (no second hop). */
 export const FORWARDED_BY_HEADER = 'x-kubemacpool-forwarded-by';
-/** How long one forward may take; the API server's webhook timeout (10 s by default) bounds the whole request. */
-const FORWARD_TIMEOUT_MS = 5_000;
 
 /**
  * Hands an AdmissionReview to the leader and returns its answer. The leader is verified as the API server verifies
@@ -29,11 +27,13 @@ export class LeaderForwardingService implements OnModuleDestroy {
     this.servername = `${SERVICE_NAME}.${config.namespace}.svc`;
   }
 
+  /** `timeoutMs`: what is left of the API server's webhook timeout for this request. */
   async forward(
     url: string,
     path: string,
     body: unknown,
     forwardedBy: string,
+    timeoutMs: number,
   ): Promise<AdmissionReviewResponse> {
     const ca = this.certificates.trustedCaPem;
     if (ca === undefined) throw new Error('the webhook CA is not known yet');
@@ -48,7 +48,7 @@ export class LeaderForwardingService implements OnModuleDestroy {
           method: 'POST',
           agent: this.agentFor(ca),
           servername: this.servername,
-          timeout: FORWARD_TIMEOUT_MS,
+          timeout: timeoutMs,
           headers: {
             'content-type': 'application/json',
             'content-length': payload.length,
@@ -73,7 +73,7 @@ export class LeaderForwardingService implements OnModuleDestroy {
           response.on('error', reject);
         },
       );
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${FORWARD_TIMEOUT_MS} ms`)));
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
       req.on('error', reject);
       req.end(payload);
     });

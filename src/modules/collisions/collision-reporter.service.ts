@@ -75,7 +75,22 @@ export class CollisionReporter {
     }
   }
 
-  /** Removes every series (the detection stopped). */
+  /**
+   * Reports every collision in `collisions` anew, series and Events (this replica took over: the one before may have
+   * missed some, or died before its Events went out; a repeated Event only raises the count kubectl shows).
+   */
+  republish(
+    collisions: Iterable<readonly [number, readonly string[]]>,
+    target: (ref: string) => EventTarget | undefined,
+  ): void {
+    this.gauge.reset();
+    const changes = [...collisions].map(([mac, refs]) => ({ mac, refs: [...refs] }));
+    if (changes.length > 0)
+      this.logger.log('reporting the MAC collisions known at taking over', { collisions: changes.length });
+    this.report(changes, target);
+  }
+
+  /** Removes every series (the detection stopped, or this replica stopped leading). */
   clear(): void {
     this.gauge.reset();
   }

@@ -1,6 +1,7 @@
 import { Module, type OnModuleDestroy } from '@nestjs/common';
 import { makeGaugeProvider } from '@willsoto/nestjs-prometheus';
 import { register } from 'prom-client';
+import { LeaderModule } from '../leader/leader.module';
 import { NamespacesModule } from '../namespaces/namespaces.module';
 import { PoolModule } from '../pool/pool.module';
 import { CollisionReporter } from './collision-reporter.service';
@@ -13,7 +14,7 @@ import { MAC_COLLISIONS_HELP, MAC_COLLISIONS_METRIC } from './collisions.constan
  * others by MetricsHttpModule (prom-client's global registry).
  */
 @Module({
-  imports: [NamespacesModule, PoolModule],
+  imports: [NamespacesModule, PoolModule, LeaderModule],
   providers: [
     makeGaugeProvider({ name: MAC_COLLISIONS_METRIC, help: MAC_COLLISIONS_HELP, labelNames: ['mac'] }),
     CollisionReporter,

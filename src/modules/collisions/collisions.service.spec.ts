@@ -3,6 +3,7 @@ import { type KubeObject, type ListResult } from '../kube/resource-watch';
 import { type ReducedWatchOptions } from '../kube/reduced-watch';
 import { type VirtualMachineInstanceRepository } from '../kube/virtual-machine-instance.repository';
 import { type ManagedKind, type NamespaceScopeService } from '../namespaces/namespace-scope.service';
+import { type LeaderElectionService } from '../leader/leader-election.service';
 import { type PoolService } from '../pool/pool.service';
 import { type CollisionChange } from './collision-map';
 import { type CollisionReporter, type EventTarget } from './collision-reporter.service';
@@ -58,7 +59,7 @@ const vmi = (namespace: string, name: string, mac = MAC) => ({
   status: { phase: 'Running', interfaces: [{ name: 'default', mac }] },
 });
 
-async function setup() {
+async function setup(leadership?: { isLeader: boolean }) {
   const pods = new FakeCollection();
   const vmis = new FakeCollection();
   const managed: Record<ManagedKind, Set<string>> = {
@@ -75,22 +76,68 @@ async function setup() {
   const reporter = {
     report: (changes: CollisionChange[], target: (ref: string) => EventTarget | undefined) =>
       reports.push({ changes: [...changes], targets: changes.map((c) => c.refs.map(target)) }),
-    clear: () => undefined,
+    clear: () => reports.push({ changes: [], targets: [] }),
+    republish: (
+      collisions: Iterable<[number, readonly string[]]>,
+      target: (ref: string) => EventTarget | undefined,
+    ) => {
+      const changes = [...collisions].map(([mac, refs]) => ({ mac, refs: [...refs] }));
+      republished.push(changes);
+      expect(changes.flatMap((c) => c.refs.map(target)).every((t) => t !== undefined)).toBe(true);
+    },
   } as unknown as CollisionReporter;
+  const republished: CollisionChange[][] = [];
+  const leadershipListeners: ((leading: boolean) => void)[] = [];
   const service = new CollisionsService(
     { whenReady: Promise.resolve() } as PoolService,
     scope,
     { watchRunning: pods.watch } as unknown as PodRepository,
     { watch: vmis.watch } as unknown as VirtualMachineInstanceRepository,
     reporter,
+    leadership === undefined
+      ? undefined
+      : ({
+          isLeader: leadership.isLeader,
+          onLeadershipChange: (listener: (leading: boolean) => void) => leadershipListeners.push(listener),
+        } as unknown as LeaderElectionService),
   );
   service.onApplicationBootstrap();
   await new Promise((resolve) => setImmediate(resolve)); // start() awaits the pool and the scope
-  return { service, pods, vmis, managed, reports, rescope: () => listeners.forEach((l) => l()) };
+  return {
+    service,
+    pods,
+    vmis,
+    managed,
+    reports,
+    republished,
+    rescope: () => listeners.forEach((l) => l()),
+    lead: (leading: boolean) => leadershipListeners.forEach((l) => l(leading)),
+  };
 }
 
 describe('CollisionsService', () => {
   afterEach(() => jest.useRealTimers());
+
+  it('on a follower tracks collisions without reporting them; leading, it exports them; stepping down, it clears', async () => {
+    const { service, pods, vmis, reports, republished, lead } = await setup({ isLeader: false });
+    await pods.list([pod('a', 'p1'), pod('b', 'p2')]);
+    await vmis.list([]);
+    await service.synced;
+    expect(reports).toEqual([]);
+    expect([...service.collisions()]).toEqual([[VALUE, ['pod/a/p1', 'pod/b/p2']]]);
+
+    lead(true);
+    expect(republished).toEqual([[{ mac: VALUE, refs: ['pod/a/p1', 'pod/b/p2'] }]]);
+    await vmis.list([vmi('a', 'v1')]);
+    expect(reports.map((r) => r.changes)).toEqual([
+      [{ mac: VALUE, refs: ['pod/a/p1', 'pod/b/p2', 'vmi/a/v1'] }],
+    ]);
+
+    lead(false);
+    expect(reports.at(-1)).toEqual({ changes: [], targets: [] }); // clear()
+    await pods.list([pod('a', 'p1')]);
+    expect(reports).toHaveLength(2);
+  });
 
   it('reports nothing until both first lists were applied, then the collisions they hold, once', async () => {
     const { service, pods, vmis, reports } = await setup();

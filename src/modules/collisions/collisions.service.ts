@@ -1,4 +1,10 @@
-import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import {
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+  Optional,
+} from '@nestjs/common';
 import { describeError } from '../kube/kube-errors';
 import { PodRepository } from '../kube/pod.repository';
 import {
@@ -9,6 +15,7 @@ import {
 } from '../kube/resource-watch';
 import { VirtualMachineInstanceRepository } from '../kube/virtual-machine-instance.repository';
 import { NamespaceScopeService } from '../namespaces/namespace-scope.service';
+import { LeaderElectionService } from '../leader/leader-election.service';
 import { PoolService } from '../pool/pool.service';
 import { CollisionMap } from './collision-map';
 import { CollisionReporter, type EventTarget } from './collision-reporter.service';
@@ -49,6 +56,8 @@ export class CollisionsService implements OnApplicationBootstrap, OnModuleDestro
   /** The invalid MACs last logged per object, so an object is logged again only when they change. */
   private readonly loggedInvalid = new Map<string, string>();
   private reporting = false;
+  /** Whether this replica exports collisions and records their Events (it leads). */
+  private publishing: boolean;
   private stopped = false;
   private kubevirtAbsent = false;
   private rescopeTimer: NodeJS.Timeout | undefined;
@@ -62,7 +71,24 @@ export class CollisionsService implements OnApplicationBootstrap, OnModuleDestro
     private readonly pods: PodRepository,
     private readonly vmis: VirtualMachineInstanceRepository,
     private readonly reporter: CollisionReporter,
-  ) {}
+    @Optional() leadership?: LeaderElectionService,
+  ) {
+    // Every replica tracks collisions (a new leader knows them at once); only the leader exports and records them,
+    // so the gauge and the Events are not multiplied by the number of replicas.
+    this.publishing = leadership?.isLeader ?? true;
+    leadership?.onLeadershipChange((leading) => this.setPublishing(leading));
+  }
+
+  private setPublishing(leading: boolean): void {
+    if (leading === this.publishing) return;
+    this.publishing = leading;
+    if (!leading) {
+      this.reporter.clear();
+      return;
+    }
+    // The series move here; the Events are recorded once more, as the replica before may not have got to them.
+    this.reporter.republish(this.map.entries(), (ref) => this.target(ref));
+  }
 
   onApplicationBootstrap(): void {
     void this.start().catch((error: unknown) =>
@@ -203,7 +229,7 @@ export class CollisionsService implements OnApplicationBootstrap, OnModuleDestro
   private flush(): void {
     if (!this.reporting) return;
     const changes = this.map.changes();
-    if (changes.length > 0) this.reporter.report(changes, (ref) => this.target(ref));
+    if (changes.length > 0 && this.publishing) this.reporter.report(changes, (ref) => this.target(ref));
   }
 
   private target(ref: string): EventTarget | undefined {

@@ -7,6 +7,8 @@
  * wall clock, so clock skew between nodes cannot hand the Lease over early.
  */
 
+import { type LeaseClaims } from './range-claims';
+
 /** What the election reads of a Lease. */
 export interface LeaseRecord {
   holder: string;
@@ -16,6 +18,10 @@ export interface LeaseRecord {
   transitions: number;
   /** Where the holder serves (its webhook URL), published for followers. */
   url?: string;
+  /** The stretches of the range the holder claimed (the hand-over fence); undefined: none published. */
+  claims?: LeaseClaims;
+  /** Why the published claims could not be read (they then stand for every MAC). */
+  claimsProblem?: string;
 }
 
 /** A Lease as last read, with when (monotonic ms) this replica saw its record change. */
@@ -71,6 +77,7 @@ export function claim(
   durationSeconds: number,
   wallNow: Date,
   url: string | undefined,
+  claims?: LeaseClaims,
 ): LeaseRecord {
   const time = microTime(wallNow);
   const previous = observed?.record;
@@ -82,10 +89,14 @@ export function claim(
     renewTime: time,
     transitions: previous === undefined ? 0 : renewing ? previous.transitions : previous.transitions + 1,
     url,
+    claims,
   };
 }
 
-/** The record a leader leaves when it steps down (client-go's ReleaseOnCancel): no holder, a 1 s duration. */
+/**
+ * The record a leader leaves when it steps down (client-go's ReleaseOnCancel): no holder, a 1 s duration. Its claims
+ * stay: the next leader holds them back, as admissions the old one answered may not be persisted yet.
+ */
 export function released(previous: LeaseRecord, wallNow: Date): LeaseRecord {
   return { ...previous, holder: '', durationSeconds: 1, renewTime: microTime(wallNow), url: undefined };
 }

@@ -5,9 +5,13 @@ import { isNotFound } from '../kube/kube-errors';
 import { kubeJson } from '../kube/kube-http';
 import { type CollectionWatch, ResourceWatch, type WatchEventType } from '../kube/resource-watch';
 import { type LeaseRecord } from './lease-election';
+import { formatClaims, parseClaims } from './range-claims';
 
 /** Annotation on the Lease with the holder's webhook URL, for followers to reach the leader. */
 export const LEADER_URL_ANNOTATION = 'kubemacpool.io/leader-url';
+
+/** Annotation on the Lease with the holder's claims on the range (JSON, see range-claims.ts). */
+export const CLAIMS_ANNOTATION = 'kubemacpool.io/claims';
 
 function leasePath(namespace: string, name?: string): string {
   const collection = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`;
@@ -28,6 +32,8 @@ function toRecord(lease: V1Lease): StoredLease {
       : value instanceof Date
         ? value.toISOString()
         : String(value);
+  const annotations = lease.metadata?.annotations ?? {};
+  const claims = CLAIMS_ANNOTATION in annotations ? parseClaims(annotations[CLAIMS_ANNOTATION]) : undefined;
   return {
     record: {
       holder: spec.holderIdentity ?? '',
@@ -35,7 +41,9 @@ function toRecord(lease: V1Lease): StoredLease {
       acquireTime: time(spec.acquireTime),
       renewTime: time(spec.renewTime),
       transitions: spec.leaseTransitions ?? 0,
-      url: lease.metadata?.annotations?.[LEADER_URL_ANNOTATION],
+      url: annotations[LEADER_URL_ANNOTATION],
+      claims: claims?.claims,
+      claimsProblem: claims?.problem,
     },
     resourceVersion: lease.metadata?.resourceVersion ?? '',
   };
@@ -49,7 +57,10 @@ function body(namespace: string, name: string, record: LeaseRecord, resourceVers
       name,
       namespace,
       ...(resourceVersion === undefined ? {} : { resourceVersion }),
-      annotations: record.url === undefined ? {} : { [LEADER_URL_ANNOTATION]: record.url },
+      annotations: {
+        ...(record.url === undefined ? {} : { [LEADER_URL_ANNOTATION]: record.url }),
+        ...(record.claims === undefined ? {} : { [CLAIMS_ANNOTATION]: formatClaims(record.claims) }),
+      },
     },
     spec: {
       holderIdentity: record.holder,

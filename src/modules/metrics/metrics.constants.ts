@@ -38,6 +38,15 @@ export const ALLOCATION_FAILURE_REASONS: Readonly<Record<MutationExceptionCode, 
     reason: 'exhausted',
     description: 'the range had no free MAC left for the request',
   },
+  [MutationExceptionCode.POOL_HELD_BACK]: {
+    reason: 'held_back',
+    description:
+      'after a hand-over, the free MACs left lay only in stretches the previous leader claimed, held back for a while',
+  },
+  [MutationExceptionCode.CLAIM_EXHAUSTED]: {
+    reason: 'claim_exhausted',
+    description: "the next MAC lay past the leader's claim on the range, which could not be extended in time",
+  },
   [MutationExceptionCode.MAC_MALFORMED]: {
     reason: 'invalid_mac',
     description: 'a requested MAC does not parse',

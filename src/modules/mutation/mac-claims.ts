@@ -94,24 +94,50 @@ export class MacClaims {
     this.writes += keys.length;
     this.checkFence();
     try {
-      if (!this.options.dryRun) return keys.map((key) => this.transaction.allocate(key));
+      if (!this.options.dryRun) {
+        this.pool.assertClaimed(keys.length);
+        return keys.map((key) => this.transaction.allocate(key));
+      }
       return this.pool
         .preview(keys.length + this.freeRequested.size)
         .filter((mac) => !this.freeRequested.has(mac.value))
         .slice(0, keys.length);
     } catch (error) {
-      if (error instanceof PoolException && error.code === PoolExceptionCode.POOL_EXHAUSTED) {
-        throw new MutationException(
-          MutationExceptionCode.POOL_EXHAUSTED,
-          `the range is full: no MAC left in ${this.pool.range} for ${this.owner}`,
-        );
+      if (!(error instanceof PoolException)) throw error;
+      switch (error.code) {
+        case PoolExceptionCode.POOL_EXHAUSTED:
+          throw new MutationException(
+            MutationExceptionCode.POOL_EXHAUSTED,
+            `the range is full: no MAC left in ${this.pool.range} for ${this.owner}`,
+          );
+        case PoolExceptionCode.POOL_HELD_BACK:
+          throw new MutationException(
+            MutationExceptionCode.POOL_HELD_BACK,
+            `no MAC free in ${this.pool.range} for ${this.owner} outside the stretches the previous leader claimed, which stay held back until the admissions it answered have settled (LEADER_ELECTION_HANDOVER_HOLD after the hand-over); retry later`,
+          );
+        case PoolExceptionCode.CLAIM_EXHAUSTED:
+          throw new ClaimExhaustedException(
+            `${this.owner}: ${error.message}, which could not be extended in time; retry in a few seconds`,
+            keys.length,
+          );
+        default:
+          throw error;
       }
-      throw error;
     }
   }
 
   rollback(): void {
     this.transaction.rollback();
+  }
+}
+
+/** CLAIM_EXHAUSTED, with how many MACs the request needs: the claim grows by at least that many. */
+export class ClaimExhaustedException extends MutationException {
+  constructor(
+    message: string,
+    readonly needed: number,
+  ) {
+    super(MutationExceptionCode.CLAIM_EXHAUSTED, message);
   }
 }
 

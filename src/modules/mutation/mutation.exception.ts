@@ -23,6 +23,13 @@ export enum MutationExceptionCode {
   TOO_LARGE = 'TOO_LARGE',
   /** The range has no free MAC left for the request. */
   POOL_EXHAUSTED = 'POOL_EXHAUSTED',
+  /**
+   * Free MACs are left only in stretches a previous leader claimed, held back until its admissions settled after a
+   * hand-over; retryable.
+   */
+  POOL_HELD_BACK = 'POOL_HELD_BACK',
+  /** The leader's claim on the range ends before the next MAC; admission grows it and tries once more. */
+  CLAIM_EXHAUSTED = 'CLAIM_EXHAUSTED',
   /** The manager is not ready to allocate yet (the pool is being rebuilt); the client may retry. */
   NOT_READY = 'NOT_READY',
   /** This replica does not hold the pool (it is not the leader) and cannot hand the request to one; retryable. */

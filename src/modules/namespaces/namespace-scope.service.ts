@@ -50,6 +50,15 @@ export class NamespaceScopeService implements OnApplicationBootstrap, OnModuleDe
     }
   }
 
+  /**
+   * The API server's timeout for calls of a kind's webhook, in seconds: what the configuration says, else the
+   * API's default of 10 (also while the configuration is unknown).
+   */
+  timeoutSeconds(kind: ManagedKind): number {
+    const webhook = this.configuration?.webhooks?.find((w) => w.name === WEBHOOK_OF[kind]);
+    return webhook?.timeoutSeconds ?? 10;
+  }
+
   /** Whether objects of `kind` in `namespace` are managed; false while the configuration or namespace is unknown. */
   isManaged(kind: ManagedKind, namespace: string): boolean {
     const labels = this.namespaceLabels.get(namespace);

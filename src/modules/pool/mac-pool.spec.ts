@@ -8,7 +8,7 @@ const mac = (text: string) => MacAddress.parse(text);
 const range = (start: string, end: string) => MacRange.parse(start, end);
 const atOffset = (offset: number) => () => offset;
 
-function expectExhausted(action: () => unknown): void {
+function expectCode(action: () => unknown, code: PoolExceptionCode): PoolException {
   let caught: unknown;
   try {
     action();
@@ -16,8 +16,14 @@ function expectExhausted(action: () => unknown): void {
     caught = error;
   }
   expect(caught).toBeInstanceOf(PoolException);
-  expect((caught as PoolException).code).toBe(PoolExceptionCode.POOL_EXHAUSTED);
-  expect((caught as PoolException).message).toBe('the range is full');
+  expect((caught as PoolException).code).toBe(code);
+  return caught as PoolException;
+}
+
+const span = (first: string, last: string) => ({ first: mac(first).value, last: mac(last).value });
+
+function expectExhausted(action: () => unknown): void {
+  expect(expectCode(action, PoolExceptionCode.POOL_EXHAUSTED).message).toBe('the range is full');
 }
 
 describe('MacPool', () => {
@@ -233,5 +239,69 @@ describe('MacPool against a model (randomized, with range changes)', () => {
         for (const [owner, list] of held) expect(pool.entriesOf(owner).map((e) => e.mac)).toEqual(list);
       }
     }
+  });
+
+  describe('allocation bounds (the hand-over fence)', () => {
+    const sixteen = () => new MacPool(range('02:00:00:00:00:00', '02:00:00:00:00:0f'), atOffset(2));
+
+    it('hands out only MACs inside the claim; past it nothing is taken and the cursor stays', () => {
+      const pool = sixteen();
+      pool.setBounds({ claim: [span('02:00:00:00:00:02', '02:00:00:00:00:03')], blocked: [] });
+      expect(pool.allocate('a', 'k').toString()).toBe('02:00:00:00:00:02');
+      expect(pool.allocateEntry('b', 'k').mac).toBe(mac('02:00:00:00:00:03').value);
+      const error = expectCode(() => pool.allocate('c', 'k'), PoolExceptionCode.CLAIM_EXHAUSTED);
+      expect(error.message).toBe("the next MAC 02:00:00:00:00:04 lies outside this leader's claim");
+      expect(pool.stats().used).toBe(2);
+      // A preview is not bound by the claim: the real request grows the claim and gets the same MACs.
+      expect(pool.preview(2).map(String)).toEqual(['02:00:00:00:00:04', '02:00:00:00:00:05']);
+      pool.setBounds({ claim: pool.claimAhead(2), blocked: [] });
+      expect(pool.allocate('c', 'k').toString()).toBe('02:00:00:00:00:04');
+    });
+
+    it('skips blocked MACs in allocation, preview and claims; when only blocked ones are free it says held back', () => {
+      const pool = sixteen();
+      pool.setBounds({ blocked: [span('02:00:00:00:00:00', '02:00:00:00:00:0d')] });
+      expect(pool.claimAhead(5)).toEqual([span('02:00:00:00:00:02', '02:00:00:00:00:0f')]);
+      expect(pool.preview(2).map(String)).toEqual(['02:00:00:00:00:0e', '02:00:00:00:00:0f']);
+      pool.allocate('a', 'k');
+      pool.allocate('b', 'k');
+      const error = expectCode(() => pool.allocate('c', 'k'), PoolExceptionCode.POOL_HELD_BACK);
+      expect(error.message).toContain('held back');
+      expectCode(() => pool.preview(1), PoolExceptionCode.POOL_HELD_BACK);
+      expect(pool.claimAhead(3)).toEqual([]);
+      pool.setBounds({ blocked: [] });
+      expect(pool.allocate('c', 'k').toString()).toBe('02:00:00:00:00:00');
+    });
+
+    it('takes all of a request’s MACs inside the claim or none: the retry gets what the dry run said', () => {
+      const pool = sixteen();
+      pool.setBounds({ claim: [span('02:00:00:00:00:02', '02:00:00:00:00:03')], blocked: [] });
+      expect(pool.claimCovers(2)).toBe(true);
+      expect(pool.claimCovers(3)).toBe(false);
+      const error = expectCode(() => pool.assertClaimed(3), PoolExceptionCode.CLAIM_EXHAUSTED);
+      expect(error.message).toBe("the next 3 MACs lie partly outside this leader's claim");
+      expect(pool.stats().used).toBe(0);
+      pool.assertClaimed(2);
+      // Fewer free than asked: not the claim's business (the allocation says full).
+      pool.setBounds({ blocked: [] });
+      expect(pool.claimCovers(100)).toBe(true);
+    });
+
+    it('claims from the cursor up to the n-th free MAC, split where the range wraps', () => {
+      const pool = new MacPool(range('02:00:00:00:00:00', '02:00:00:00:00:0f'), atOffset(14));
+      pool.hold('x', 'k', mac('02:00:00:00:00:0f'));
+      expect(pool.claimAhead(3)).toEqual([
+        span('02:00:00:00:00:0e', '02:00:00:00:00:0f'),
+        span('02:00:00:00:00:00', '02:00:00:00:00:01'),
+      ]);
+    });
+
+    it('keeps the blocked MACs across a range change (they are MACs, not offsets)', () => {
+      const pool = sixteen();
+      pool.setBounds({ blocked: [span('02:00:00:00:00:08', '02:00:00:00:00:0f')] });
+      pool.setRange(range('02:00:00:00:00:0c', '02:00:00:00:00:11'));
+      expect(pool.preview(2).map(String)).toEqual(['02:00:00:00:00:10', '02:00:00:00:00:11']);
+      expectCode(() => pool.preview(3), PoolExceptionCode.POOL_HELD_BACK);
+    });
   });
 });

@@ -1,5 +1,6 @@
 import { MacAddress } from './mac-address';
 import { type MacRange } from './mac-range';
+import { type MacSpan, spansContain } from './mac-span';
 import { NextFitAllocator, type RandomOffset, cryptoRandomOffset } from './next-fit-allocator';
 import { type EntryState, OwnerIndex, type PoolEntry } from './owner-index';
 import { PoolException, PoolExceptionCode } from './pool.exception';
@@ -39,6 +40,14 @@ export interface HoldOptions {
   since?: number;
 }
 
+/** Where allocation may go now (the leader module sets them; see docs/architecture.md, the hand-over fence). */
+export interface AllocationBounds {
+  /** The only MACs allocation may hand out; undefined: any in the range. Previews ignore it. */
+  claim?: readonly MacSpan[];
+  /** MACs allocation and previews skip, as if used. */
+  blocked: readonly MacSpan[];
+}
+
 /**
  * The pool: a range, a next-fit allocator over the range's offsets, and the owner index.
  *
@@ -49,6 +58,7 @@ export class MacPool {
   private currentRange: MacRange;
   private allocator: NextFitAllocator;
   private readonly index = new OwnerIndex();
+  private bounds: AllocationBounds = { blocked: [] };
 
   constructor(
     range: MacRange,
@@ -67,27 +77,72 @@ export class MacPool {
     return this.allocator.byteSize;
   }
 
-  /** Takes the next free MAC at or after the cursor, wrapping once, and records it for `owner`/`key`. */
+  /**
+   * Takes the next free MAC at or after the cursor, wrapping once, skipping blocked ones, and records it for
+   * `owner`/`key`. Outside the claim (when there is one) nothing is taken: CLAIM_EXHAUSTED.
+   */
   allocate(owner: string, key: string, options: HoldOptions = {}): MacAddress {
-    const offset = this.allocator.take();
-    if (offset < 0) throw this.exhausted();
-    const mac = this.currentRange.valueAt(offset);
+    const mac = this.takeNext();
     this.index.record(owner, key, mac, options.state ?? 'pending', options.deadline ?? 0, options.since ?? 0);
     return MacAddress.fromValue(mac);
   }
 
   /** allocate(), returning the entry recorded. */
   allocateEntry(owner: string, key: string, options: HoldOptions = {}): PoolEntry {
-    const offset = this.allocator.take();
-    if (offset < 0) throw this.exhausted();
     return this.index.upsert(
       owner,
       key,
-      this.currentRange.valueAt(offset),
+      this.takeNext(),
       options.state ?? 'pending',
       options.deadline ?? 0,
       options.since ?? 0,
     );
+  }
+
+  /** Sets where allocation may go (see AllocationBounds). */
+  setBounds(bounds: AllocationBounds): void {
+    this.bounds = bounds;
+    this.allocator.block(this.blockedOffsets(this.currentRange));
+  }
+
+  /**
+   * Whether the next `count` allocations lie inside the claim (true without a claim, or when fewer are free: the
+   * allocation then fails as exhausted or held back, not for the claim).
+   */
+  claimCovers(count: number): boolean {
+    const claim = this.bounds.claim;
+    if (claim === undefined) return true;
+    const offsets = this.allocator.peek(count);
+    return offsets.every((offset) => spansContain(claim, this.currentRange.valueAt(offset)));
+  }
+
+  /**
+   * Refuses, before anything is taken, `count` allocations that would leave the claim part way (CLAIM_EXHAUSTED): a
+   * request takes all its MACs or none of them, so its retry after the claim grew gets what a dry run said.
+   */
+  assertClaimed(count: number): void {
+    if (this.claimCovers(count)) return;
+    throw new PoolException(
+      PoolExceptionCode.CLAIM_EXHAUSTED,
+      `the next ${count === 1 ? 'MAC lies' : `${count} MACs lie`} partly outside this leader's claim`,
+    );
+  }
+
+  /**
+   * The spans from the cursor up to the `count`-th MAC allocation would hand out next (blocked ones skipped): what a
+   * leader claims before it allocates. Empty when no MAC is free; split where the range wraps.
+   */
+  claimAhead(count: number): MacSpan[] {
+    const offsets = this.allocator.peek(count);
+    if (offsets.length === 0) return [];
+    const range = this.currentRange;
+    const from = this.allocator.position;
+    const to = offsets[offsets.length - 1];
+    if (to >= from) return [{ first: range.valueAt(from), last: range.valueAt(to) }];
+    return [
+      { first: range.valueAt(from), last: range.end.value },
+      { first: range.start.value, last: range.valueAt(to) },
+    ];
   }
 
   /**
@@ -207,6 +262,7 @@ export class MacPool {
     for (const mac of this.index.macs()) if (range.contains(mac)) allocator.mark(range.offsetOf(mac));
     this.currentRange = range;
     this.allocator = allocator;
+    allocator.block(this.blockedOffsets(range));
   }
 
   stats(): PoolStats {
@@ -237,7 +293,40 @@ export class MacPool {
     }
   }
 
+  /** Takes the MAC allocation hands out next and returns its value; throws when there is none or the claim ends. */
+  private takeNext(): number {
+    const offset = this.allocator.next();
+    if (offset < 0) throw this.exhausted();
+    const mac = this.currentRange.valueAt(offset);
+    const claim = this.bounds.claim;
+    if (claim !== undefined && !spansContain(claim, mac)) {
+      throw new PoolException(
+        PoolExceptionCode.CLAIM_EXHAUSTED,
+        `the next MAC ${MacAddress.format(mac)} lies outside this leader's claim`,
+      );
+    }
+    this.allocator.takeAt(offset);
+    return mac;
+  }
+
+  /** The blocked spans as offsets of `range`. */
+  private blockedOffsets(range: MacRange): { from: number; to: number }[] {
+    return this.bounds.blocked
+      .filter((span) => span.last >= range.start.value && span.first <= range.end.value)
+      .map((span) => ({
+        from: range.offsetOf(Math.max(span.first, range.start.value)),
+        to: range.offsetOf(Math.min(span.last, range.end.value)) + 1,
+      }));
+  }
+
+  /** No free MAC for allocation: the range is full, or what is free is held back (blocked). */
   private exhausted(): PoolException {
+    if (this.allocator.blocking && this.allocator.usedCount < this.currentRange.size) {
+      return new PoolException(
+        PoolExceptionCode.POOL_HELD_BACK,
+        'the free MACs left lie in stretches a previous leader claimed, held back until its admissions settled',
+      );
+    }
     return new PoolException(PoolExceptionCode.POOL_EXHAUSTED, 'the range is full');
   }
 }

@@ -26,6 +26,35 @@ describe('NextFitAllocator', () => {
     expect([allocator.take(), allocator.take()]).toEqual([3, 0]);
   });
 
+  it('skips blocked intervals as if used, in take and peek, without counting them used', () => {
+    const allocator = new NextFitAllocator(10, () => 2);
+    allocator.block([
+      { from: 6, to: 8 },
+      { from: 2, to: 4 },
+      { from: 3, to: 5 },
+      { from: 9, to: 30 },
+    ]);
+    expect(allocator.blocking).toBe(true);
+    expect(allocator.peek(10)).toEqual([5, 8, 0, 1]);
+    expect(allocator.next()).toBe(5);
+    expect([allocator.take(), allocator.take(), allocator.take(), allocator.take()]).toEqual([5, 8, 0, 1]);
+    expect(allocator.take()).toBe(-1);
+    expect(allocator.usedCount).toBe(4);
+    allocator.block([]);
+    expect(allocator.blocking).toBe(false);
+    expect(allocator.take()).toBe(2);
+  });
+
+  it('next() takes nothing; takeAt moves the cursor past the offset, wrapping at the end', () => {
+    const allocator = new NextFitAllocator(4, () => 3);
+    expect(allocator.next()).toBe(3);
+    expect(allocator.next()).toBe(3);
+    expect(allocator.usedCount).toBe(0);
+    allocator.takeAt(3);
+    expect(allocator.position).toBe(0);
+    expect(allocator.next()).toBe(0);
+  });
+
   // The cursor comes from the CSPRNG, so these draws cannot be seeded. Bounds are set so that a uniform source
   // fails them with a probability far below 1e-12 per run (chi-square with 15 or 16 degrees of freedom has a mean of
   // 15–16; the threshold is 120), while a constant, stuck or narrow source exceeds them by orders of magnitude.

@@ -14,13 +14,24 @@ export const cryptoRandomOffset: RandomOffset = (size) => {
   }
 };
 
+/** Offsets `from` to `to`, `to` excluded; never wrapping. */
+export interface OffsetInterval {
+  from: number;
+  to: number;
+}
+
 /**
  * Offsets [0, size) in use, and a next-fit cursor over them. The cursor starts at a random offset and moves past each
  * offset handed out, wrapping once, so a just-released offset is not handed out again at once.
+ *
+ * Blocked intervals (what a previous leader may have handed out, see the leader module) are skipped as if used, but
+ * they are not: they do not count as used and become free to take once unblocked.
  */
 export class NextFitAllocator {
   private readonly used: PagedBitmap;
   private cursor: number;
+  /** Sorted, disjoint. */
+  private blocked: OffsetInterval[] = [];
 
   constructor(
     readonly size: number,
@@ -38,18 +49,52 @@ export class NextFitAllocator {
     return this.used.byteSize;
   }
 
+  /** Where the next search starts. */
+  get position(): number {
+    return this.cursor;
+  }
+
+  /** Whether some interval is blocked now. */
+  get blocking(): boolean {
+    return this.blocked.length > 0;
+  }
+
   isUsed(offset: number): boolean {
     return this.used.has(offset);
   }
 
-  /** Takes the first free offset at or after the cursor, wrapping once; -1 when every offset is used. */
+  /** Replaces the blocked intervals (any order, overlaps allowed; clipped to the range). */
+  block(intervals: readonly OffsetInterval[]): void {
+    const clipped = intervals
+      .map(({ from, to }) => ({ from: Math.max(0, from), to: Math.min(this.size, to) }))
+      .filter(({ from, to }) => from < to)
+      .sort((a, b) => a.from - b.from);
+    const merged: OffsetInterval[] = [];
+    for (const interval of clipped) {
+      const last = merged[merged.length - 1];
+      if (last !== undefined && interval.from <= last.to) last.to = Math.max(last.to, interval.to);
+      else merged.push(interval);
+    }
+    this.blocked = merged;
+  }
+
+  /** The first free, unblocked offset at or after the cursor, wrapping once; -1 when there is none. Takes nothing. */
+  next(): number {
+    const offset = this.nextFree(this.cursor, this.size);
+    return offset >= 0 || this.cursor === 0 ? offset : this.nextFree(0, this.cursor);
+  }
+
+  /** Takes next(); -1 when every offset is used or blocked. */
   take(): number {
-    let offset = this.used.nextClear(this.cursor);
-    if (offset < 0 && this.cursor > 0) offset = this.used.nextClear(0);
-    if (offset < 0) return -1;
+    const offset = this.next();
+    if (offset >= 0) this.takeAt(offset);
+    return offset;
+  }
+
+  /** Takes an offset next() returned and moves the cursor past it. */
+  takeAt(offset: number): void {
     this.used.set(offset);
     this.cursor = offset + 1 === this.size ? 0 : offset + 1;
-    return offset;
   }
 
   /**
@@ -61,8 +106,8 @@ export class NextFitAllocator {
     let from = this.cursor;
     let limit = this.size;
     while (offsets.length < count) {
-      const offset = from < limit ? this.used.nextClear(from) : -1;
-      if (offset >= 0 && offset < limit) {
+      const offset = this.nextFree(from, limit);
+      if (offset >= 0) {
         offsets.push(offset);
         from = offset + 1;
       } else if (limit === this.size && this.cursor > 0) {
@@ -82,5 +127,27 @@ export class NextFitAllocator {
 
   release(offset: number): boolean {
     return this.used.clear(offset);
+  }
+
+  /** The first clear offset in [from, limit) outside every blocked interval; -1 when there is none. */
+  private nextFree(from: number, limit: number): number {
+    let position = from;
+    while (position < limit) {
+      const offset = this.used.nextClear(position);
+      if (offset < 0 || offset >= limit) return -1;
+      const end = this.blockedEnd(offset);
+      if (end < 0) return offset;
+      position = end;
+    }
+    return -1;
+  }
+
+  /** The end of the blocked interval holding `offset`; -1 when none does. */
+  private blockedEnd(offset: number): number {
+    for (const { from, to } of this.blocked) {
+      if (offset < from) return -1;
+      if (offset < to) return to;
+    }
+    return -1;
   }
 }
