@@ -129,8 +129,8 @@ export class AdmissionService {
 
   /**
    * The mutation by this replica; if its leader fence closed while it was admitting (the write was refused and rolled
-   * back), the leader's answer instead. When the next MAC lay past this leader's claim on the range, the claim grows
-   * (one Lease write) and the request is admitted once more.
+   * back), the leader's answer instead. When the next MACs lay past this leader's claim on the range, the claim grows
+   * (a Lease write) and the request is admitted again, until the webhook's deadline.
    */
   private async mutateOrForward(
     target: WebhookTarget,
@@ -138,16 +138,16 @@ export class AdmissionService {
     request: AdmissionRequest,
     forwardedBy: string | undefined,
     deadline: number,
-    mayGrowClaim = true,
   ): Promise<Mutation | AdmissionReviewResponse> {
     try {
       return await this.mutators[target].mutate(request);
     } catch (error) {
       if (!(error instanceof MutationException)) throw error;
-      if (error instanceof ClaimExhaustedException && mayGrowClaim) {
-        // The next MACs lie past this leader's claim on the range (nothing was taken): grow it, then once more.
+      if (error instanceof ClaimExhaustedException && performance.now() < deadline) {
+        // The next MACs lie past this leader's claim on the range (nothing was taken): grow it and admit again,
+        // while the API server still waits for the answer.
         await this.leader.growClaim(error.needed);
-        return this.mutateOrForward(target, body, request, forwardedBy, deadline, false);
+        return this.mutateOrForward(target, body, request, forwardedBy, deadline);
       }
       if (error.code !== MutationExceptionCode.NOT_LEADER) throw error;
       const answer = await this.forward(target, body, request, forwardedBy, deadline);

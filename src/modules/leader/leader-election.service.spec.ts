@@ -34,10 +34,10 @@ class FakeLeases {
   }
 }
 
-function setup() {
+function setup(rangeEnd = '02:00:00:00:00:ff') {
   const config = AppConfig.fromEnvironment({
     RANGE_START: '02:00:00:00:00:00',
-    RANGE_END: '02:00:00:00:00:ff',
+    RANGE_END: rangeEnd,
     LEADER_ELECTION_IDENTITY: 'a',
   });
   const leases = new FakeLeases();
@@ -105,6 +105,17 @@ describe('LeaderElectionService and the hand-over fence', () => {
     expect(pool.pool.claimCovers(40)).toBe(false);
     await service.growClaim(40);
     expect(pool.pool.claimCovers(40)).toBe(true);
+    await service.beforeApplicationShutdown();
+  });
+
+  it('claims for every admission waiting at once, so concurrent requests on a small range all fit', async () => {
+    const { service, pool } = setup('02:00:00:00:00:0f');
+    await service.onApplicationBootstrap();
+    // 16 free: the claim ahead is one MAC; four requests of one MAC each find it too small together.
+    expect(pool.pool.claimCovers(1)).toBe(true);
+    expect(pool.pool.claimCovers(4)).toBe(false);
+    await Promise.all([1, 2, 3, 4].map(() => service.growClaim(1)));
+    expect(pool.pool.claimCovers(4)).toBe(true);
     await service.beforeApplicationShutdown();
   });
 });

@@ -68,7 +68,7 @@ export class LeaderElectionService implements OnApplicationBootstrap, BeforeAppl
   /** Whether the predecessors' claims are still held back (for the log line when that ends). */
   private holding = false;
   private readonly leadershipListeners: ((leading: boolean) => void)[] = [];
-  /** The most MACs an admission waiting in growClaim() needs at once: the next claim covers at least that many. */
+  /** MACs the admissions waiting in growClaim() need together: the next claim covers at least that many. */
   private claimNeed = 0;
   private lastHeldLogged = '';
 
@@ -146,11 +146,11 @@ export class LeaderElectionService implements OnApplicationBootstrap, BeforeAppl
 
   /**
    * Grows this leader's claim on the range (admission found its next `count` MACs past it): waits for the round in
-   * flight, and runs one more when that did not cover them. Returns once the claim covers them, or it could not be
-   * grown (the caller's retry is then refused, retryably).
+   * flight, and runs one more when that did not cover them. Returns once the claim covers them, or after those two
+   * rounds (concurrent admissions may have taken what was claimed; the caller tries again within its deadline).
    */
   async growClaim(count: number): Promise<void> {
-    this.claimNeed = Math.max(this.claimNeed, count);
+    this.claimNeed += count;
     for (let round = 0; round < 2; round++) {
       if (!this.settings.enabled || !this.leading || this.stopped) return;
       if (this.ticking) await this.round;
@@ -301,7 +301,6 @@ export class LeaderElectionService implements OnApplicationBootstrap, BeforeAppl
         this.lastWrittenVersion = written.resourceVersion;
         // Allocation moves into the new claim only now that the Lease shows it.
         this.ledger.adopt(claims.next, monotonic());
-        this.claimNeed = 0;
         this.applyBounds();
         if (!this.leading)
           this.setLeading(
@@ -374,7 +373,10 @@ export class LeaderElectionService implements OnApplicationBootstrap, BeforeAppl
     }
     this.applyBounds();
     const pool = this.pool.pool;
-    const next = pool.claimAhead(Math.max(claimSize(pool.stats().free), this.claimNeed));
+    // What waiting admissions asked for is taken up by this round; those arriving meanwhile ask the next one.
+    const need = this.claimNeed;
+    this.claimNeed = 0;
+    const next = pool.claimAhead(Math.max(claimSize(pool.stats().free), need));
     return { record: this.ledger.proposal(next, now), next };
   }
 
