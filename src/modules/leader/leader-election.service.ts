@@ -70,6 +70,8 @@ export class LeaderElectionService implements OnApplicationBootstrap, BeforeAppl
   private readonly leadershipListeners: ((leading: boolean) => void)[] = [];
   /** MACs the admissions waiting in growClaim() need together: the next claim covers at least that many. */
   private claimNeed = 0;
+  /** The pool's allocation count when the last claim was computed (the rate since sizes the next one). */
+  private allocationsAtLastClaim = 0;
   private lastHeldLogged = '';
 
   constructor(
@@ -376,7 +378,9 @@ export class LeaderElectionService implements OnApplicationBootstrap, BeforeAppl
     // What waiting admissions asked for is taken up by this round; those arriving meanwhile ask the next one.
     const need = this.claimNeed;
     this.claimNeed = 0;
-    const next = pool.claimAhead(Math.max(claimSize(pool.stats().free), need));
+    const recent = pool.allocations - this.allocationsAtLastClaim;
+    this.allocationsAtLastClaim = pool.allocations;
+    const next = pool.claimAhead(Math.max(claimSize(pool.stats().free, recent), need));
     return { record: this.ledger.proposal(next, now), next };
   }
 

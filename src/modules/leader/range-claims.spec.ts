@@ -34,8 +34,13 @@ describe('range claims', () => {
     expect(claimsOf(undefined)).toEqual({ claimed: [], inherited: [] });
   });
 
-  it('claims a sixteenth of what is free, between 1 and 1024', () => {
-    expect([0, 15, 16, 160, 16_384, 1 << 24].map(claimSize)).toEqual([1, 1, 1, 10, 1024, 1024]);
+  it('claims twice the recent allocations, at least 1024, at most a sixteenth of what is free (at least 1)', () => {
+    expect([0, 15, 16, 160, 16_384, 1 << 24].map((free) => claimSize(free))).toEqual([
+      1, 1, 1, 10, 1024, 1024,
+    ]);
+    expect(claimSize(1 << 24, 3000)).toBe(6000);
+    expect(claimSize(1 << 24, 100)).toBe(1024);
+    expect(claimSize(32_000, 3000)).toBe(2000);
   });
 
   describe('ClaimLedger', () => {

@@ -52,9 +52,13 @@ export function claimsOf(previous: { claims?: LeaseClaims } | undefined): LeaseC
   return previous.claims ?? { claimed: [WHOLE_MAC_SPACE], inherited: [] };
 }
 
-/** How many MACs ahead a leader claims: a burst between two renewals fits, a small range is not claimed whole. */
-export function claimSize(free: number): number {
-  return Math.min(1024, Math.max(1, Math.floor(free / 16)));
+/**
+ * How many MACs ahead a leader claims, given what is free and how many it allocated since its last claim: twice
+ * that (so the claim lasts a renewal at the same rate), at least 1,024 — but never more than a sixteenth of what is
+ * free (at least one), so that a hand-over holds back little of a nearly full range.
+ */
+export function claimSize(free: number, recent = 0): number {
+  return Math.min(Math.max(1024, 2 * recent), Math.max(1, Math.floor(free / 16)));
 }
 
 /**

@@ -59,6 +59,7 @@ export class MacPool {
   private allocator: NextFitAllocator;
   private readonly index = new OwnerIndex();
   private bounds: AllocationBounds = { blocked: [] };
+  private allocatedTotal = 0;
 
   constructor(
     range: MacRange,
@@ -70,6 +71,11 @@ export class MacPool {
 
   get range(): MacRange {
     return this.currentRange;
+  }
+
+  /** MACs allocated since the pool was made (not requested ones): the leader sizes its claim by their rate. */
+  get allocations(): number {
+    return this.allocatedTotal;
   }
 
   /** Bytes held by the bitmap (estimate), for benchmarks and metrics. */
@@ -306,6 +312,7 @@ export class MacPool {
       );
     }
     this.allocator.takeAt(offset);
+    this.allocatedTotal++;
     return mac;
   }
 
