@@ -1,6 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { type AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
+import { AccessModule } from './modules/access/access.module';
 import { AdmissionModule } from './modules/admission/admission.module';
 import { CertificatesModule } from './modules/certificates/certificates.module';
 import { CollisionsModule } from './modules/collisions/collisions.module';
@@ -34,6 +35,7 @@ export class AppModule {
         PodsModule,
         LifecycleModule,
         CollisionsModule,
+        AccessModule,
       ],
     };
   }

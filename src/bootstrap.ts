@@ -12,7 +12,9 @@ import { LOG_LEVELS, type LogLevelName } from './config/environment';
 import { ServingCertificateService } from './modules/certificates/serving-certificate.service';
 import { placeholderCertificate } from './modules/certificates/placeholder-certificate';
 import { LeaderElectionService } from './modules/leader/leader-election.service';
+import { AccessReviewService } from './modules/access/access-review.service';
 import { MetricsHttpModule } from './modules/metrics/metrics-http.module';
+import { SecureMetricsModule } from './modules/metrics/secure-metrics.module';
 import { PoolService } from './modules/pool/pool.service';
 
 /** controller-runtime's limit for an AdmissionReview (an UPDATE carries the object twice). */
@@ -28,11 +30,12 @@ function levelsFrom(level: LogLevelName): LogLevel[] {
   return LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(level) + 1);
 }
 
-/** A running manager: the HTTPS webhook application and the plain-HTTP metrics application. */
+/** A running manager: the HTTPS webhook application, the plain-HTTP metrics one and, when on, the guarded one. */
 export interface Manager {
   config: AppConfig;
   app: NestFastifyApplication;
   metricsApp: NestFastifyApplication;
+  secureMetricsApp?: NestFastifyApplication;
   close(): Promise<void>;
 }
 
@@ -111,6 +114,25 @@ export async function startManager(
   );
   const metricsHost = await listen(metricsApp, config.metrics.port, config.metrics.host);
 
+  let secureMetricsApp: NestFastifyApplication | undefined;
+  let secureMetricsUrl: string | undefined;
+  if (config.secureMetrics !== undefined) {
+    secureMetricsApp = await NestFactory.create<NestFastifyApplication>(
+      SecureMetricsModule.forRoot(app.get(AccessReviewService)),
+      new FastifyAdapter({ https: { ...startupCertificate(), ...webhookTlsOptions(config.webhook) } }),
+      { logger },
+    );
+    // The webhook's serving certificate, swapped in here as there whenever it is renewed.
+    app
+      .get(ServingCertificateService)
+      .attach(
+        secureMetricsApp.getHttpServer() as unknown as TlsServer,
+        secureMetricsApp.getHttpAdapter().getInstance(),
+      );
+    const host = await listen(secureMetricsApp, config.secureMetrics.port, config.secureMetrics.host);
+    secureMetricsUrl = `https://${hostPort(host, config.secureMetrics.port)}/metrics`;
+  }
+
   const stats = app.get(PoolService).pool.stats();
   logger.log('manager started', {
     rangeStart: stats.rangeStart,
@@ -118,6 +140,7 @@ export async function startManager(
     rangeSize: stats.size,
     webhook: `https://${hostPort(webhookHost, config.webhook.port)}`,
     metrics: `http://${hostPort(metricsHost, config.metrics.port)}/metrics`,
+    ...(secureMetricsUrl === undefined ? {} : { secureMetrics: secureMetricsUrl }),
     ...(options.compileCache === undefined
       ? {}
       : { compileCache: options.compileCache.status, compileCacheDirectory: options.compileCache.directory }),
@@ -126,7 +149,9 @@ export async function startManager(
     config,
     app,
     metricsApp,
+    secureMetricsApp,
     close: async () => {
+      await secureMetricsApp?.close();
       await metricsApp.close();
       await app.close();
     },

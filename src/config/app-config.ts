@@ -141,6 +141,8 @@ export class AppConfig {
       retryPeriodMs: 2_000,
       handoverHoldMs: 70_000,
     },
+    /** The guarded HTTPS metrics endpoint (METRICS_SECURE_ADDR); undefined: off. */
+    readonly secureMetrics?: ListenAddress,
   ) {}
 
   /**
@@ -208,6 +210,7 @@ export class AppConfig {
       flags.values.KUBECONFIG,
       warnings,
       leaderElection,
+      vars.METRICS_SECURE_ADDR === '' ? undefined : parseListenAddress(vars.METRICS_SECURE_ADDR),
     );
   }
 

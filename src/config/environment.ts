@@ -119,6 +119,17 @@ export class EnvironmentVariables {
   )
   METRICS_ADDR = ':8080';
 
+  /**
+   * `[host]:port` of the guarded metrics endpoint: `/metrics` over HTTPS (the webhook's certificate and TLS settings)
+   * for bearer tokens that the API server authenticates (TokenReview) and authorises to `get /metrics`
+   * (SubjectAccessReview). Empty: off.
+   */
+  @Matches(
+    /^$|^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):(0|[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$/,
+    { message: 'must be empty or [host]:port, for example :8443' },
+  )
+  METRICS_SECURE_ADDR = '';
+
   /** The lowest level logged: fatal, error, warn, log (info), debug or verbose. */
   @IsIn(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` })
   LOG_LEVEL: LogLevelName = 'log';

@@ -5,6 +5,7 @@ import { AccessReviewService, CACHE_TTL_MS } from '../../src/modules/access/acce
 import { KubeConnection } from '../../src/modules/kube/kube-connection';
 import { serviceAccountToken } from '../support/chart-identity';
 import { adminKubeConfig, controlPlaneInfo, createTestNamespace } from '../support/cluster';
+import { metricsReaders } from '../support/metrics-readers';
 import { waitUntil } from '../support/webhook';
 
 const kc = adminKubeConfig();
@@ -21,24 +22,14 @@ describe('access reviews (TokenReview and SubjectAccessReview) against the real 
   const scope = randomBytes(4).toString('hex');
   const role = `kmp-access-test-${scope}`;
   let namespace: string;
+  let cleanUp: (() => Promise<void>) | undefined;
   let now = 0;
   let service: AccessReviewService;
   let repository: AccessReviewRepository;
 
   beforeAll(async () => {
     namespace = await createTestNamespace('kmp-access');
-    for (const name of ['reader', 'stranger'])
-      await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } });
-    await rbac.createClusterRole({
-      body: { metadata: { name: role }, rules: [{ nonResourceURLs: ['/metrics'], verbs: ['get'] }] },
-    });
-    await rbac.createClusterRoleBinding({
-      body: {
-        metadata: { name: role },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
-        subjects: [{ kind: 'ServiceAccount', name: 'reader', namespace }],
-      },
-    });
+    cleanUp = await metricsReaders(namespace, role, { readers: ['reader'], others: ['stranger'] });
     const connection = await KubeConnection.fromEnvironment({
       KUBECONFIG: controlPlaneInfo().kubeconfigPath,
     });
@@ -47,9 +38,8 @@ describe('access reviews (TokenReview and SubjectAccessReview) against the real 
   });
 
   afterAll(async () => {
-    for (const name of [role, `${role}-revoked`])
-      await rbac.deleteClusterRoleBinding({ name }).catch(() => undefined);
-    await rbac.deleteClusterRole({ name: role }).catch(() => undefined);
+    await rbac.deleteClusterRoleBinding({ name: `${role}-revoked` }).catch(() => undefined);
+    await cleanUp?.();
   });
 
   it('allows a ServiceAccount RBAC lets get /metrics, refuses another with 403 and a foreign token with 401', async () => {

@@ -28,7 +28,10 @@ type TaggedSocket = TLSSocket & { [GENERATION]?: number };
 @Injectable()
 export class ServingCertificateService {
   private readonly logger = new Logger(ServingCertificateService.name);
-  private server: TlsServer | undefined;
+  /** The HTTPS servers that serve this certificate (the webhook's; the guarded metrics server's when on). */
+  private readonly servers: TlsServer[] = [];
+  /** The certificate and key loaded last, for a server attached after that. */
+  private material: { cert: string; key: string } | undefined;
   private loadedFingerprint: string | undefined;
   private generation = 0;
 
@@ -50,7 +53,8 @@ export class ServingCertificateService {
 
   /** Takes over the HTTPS server and its Fastify instance (before it listens). */
   attach(server: TlsServer, fastify: FastifyInstance): void {
-    this.server = server;
+    this.servers.push(server);
+    if (this.material !== undefined) server.setSecureContext(this.secureContext(this.material));
     server.on('secureConnection', (socket: TaggedSocket) => {
       socket[GENERATION] = this.generation;
     });
@@ -74,14 +78,11 @@ export class ServingCertificateService {
       return this.refuse('tls.crt or tls.key is missing or unparsable');
     if (leaf.fingerprint === this.loadedFingerprint) return true;
     if (!keyMatches(leaf, privateKeyPem)) return this.refuse('tls.key does not match tls.crt');
-    if (this.server === undefined) return this.refuse('the HTTPS server is not attached');
+    if (this.servers.length === 0) return this.refuse('the HTTPS server is not attached');
+    const material = { cert: certificatePem ?? '', key: privateKeyPem };
     try {
-      // With the TLS options again: setSecureContext resets what it is not given (TLS_MIN_VERSION included).
-      this.server.setSecureContext({
-        cert: certificatePem,
-        key: privateKeyPem,
-        ...webhookTlsOptions(this.config.webhook),
-      });
+      for (const server of this.servers) server.setSecureContext(this.secureContext(material));
+      this.material = material;
     } catch (error) {
       return this.refuse(error instanceof Error ? error.message : String(error));
     }
@@ -93,6 +94,11 @@ export class ServingCertificateService {
       notAfter: new Date(leaf.notAfter).toISOString(),
     });
     return true;
+  }
+
+  /** With the TLS options again: setSecureContext resets what it is not given (TLS_MIN_VERSION included). */
+  private secureContext(material: { cert: string; key: string }) {
+    return { ...material, ...webhookTlsOptions(this.config.webhook) };
   }
 
   private refuse(reason: string): false {

@@ -1,0 +1,44 @@
+import { type ExecutionContext, HttpException } from '@nestjs/common';
+import { type AccessDecision, type AccessReviewService } from './access-review.service';
+import { type RequestAttributes } from './access-review.repository';
+import { KubeAuthGuard } from './kube-auth.guard';
+
+function context(method: string, url: string, authorization?: string): ExecutionContext {
+  const request = { method, url, headers: authorization === undefined ? {} : { authorization } };
+  return { switchToHttp: () => ({ getRequest: () => request }) } as unknown as ExecutionContext;
+}
+
+describe('KubeAuthGuard', () => {
+  const asked: { authorization: string | undefined; attributes: RequestAttributes }[] = [];
+  let decision: AccessDecision = { allowed: true, user: { username: 'u', groups: [] } };
+  const guard = new KubeAuthGuard({
+    check: (authorization: string | undefined, attributes: RequestAttributes) => {
+      asked.push({ authorization, attributes });
+      return Promise.resolve(decision);
+    },
+  } as unknown as AccessReviewService);
+
+  it('asks for the path without its query and the verb the API server names for the method', async () => {
+    await guard.canActivate(context('GET', '/metrics?name[]=x', 'Bearer t'));
+    await guard.canActivate(context('HEAD', '/metrics'));
+    await guard.canActivate(context('POST', '/x'));
+    await guard.canActivate(context('DELETE', '/x'));
+    expect(asked.map((a) => `${a.attributes.verb} ${a.attributes.path}`)).toEqual([
+      'get /metrics',
+      'get /metrics',
+      'create /x',
+      'delete /x',
+    ]);
+    expect(asked[0].authorization).toBe('Bearer t');
+  });
+
+  it('refuses with the decision’s status and message', async () => {
+    decision = { allowed: false, status: 403, message: 'u may not get /metrics' };
+    const refusal = await guard
+      .canActivate(context('GET', '/metrics', 'Bearer t'))
+      .catch((error: unknown) => error);
+    expect(refusal).toBeInstanceOf(HttpException);
+    expect((refusal as HttpException).getStatus()).toBe(403);
+    expect((refusal as HttpException).message).toBe('u may not get /metrics');
+  });
+});
