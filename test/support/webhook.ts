@@ -6,6 +6,7 @@ import {
 } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
 import { type OptMode, buildWebhookConfiguration } from '../../src/common/webhook-configuration';
+import { PoolService } from '../../src/modules/pool/pool.service';
 import { ServingCertificateService } from '../../src/modules/certificates/serving-certificate.service';
 import { chartIdentity } from './chart-identity';
 import { adminKubeConfig, createTestNamespace } from './cluster';
@@ -112,11 +113,14 @@ export class WebhookEnvironment {
   }
 
   private async waitForCaBundle(): Promise<void> {
-    await waitUntil('the caBundle to be injected and the certificate served', async () => {
+    // Ready as /readyz means it: the CA injected, the certificate served, and the pool rebuilt (before that every
+    // admission is refused as not ready, which a test's first create must not meet).
+    await waitUntil('the caBundle to be injected, the certificate served and the pool rebuilt', async () => {
       const live = await this.admission.readMutatingWebhookConfiguration({ name: this.configurationName });
       const injected = live.webhooks?.every((w) => (w.clientConfig.caBundle ?? '') !== '');
       const served = this.manager.app.get(ServingCertificateService).fingerprint;
-      return injected && served !== undefined ? true : undefined;
+      const rebuilt = this.manager.app.get(PoolService).ready;
+      return injected && served !== undefined && rebuilt ? true : undefined;
     });
   }
 
