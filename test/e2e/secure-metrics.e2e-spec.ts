@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:https';
-import { connect } from 'node:tls';
+import { connect, createSecureContext } from 'node:tls';
 import { join } from 'node:path';
 import { serviceAccountToken } from '../support/chart-identity';
 import { controlPlaneInfo, createTestNamespace } from '../support/cluster';
 import { metricsReaders } from '../support/metrics-readers';
+import { logRecords } from '../support/manager-log';
 import { ManagerProcess, buildManager } from '../support/manager-process';
 import { freeLoopbackPort } from '../support/ports';
 
@@ -39,6 +40,34 @@ function get(port: number, path: string, token?: string): Promise<Answer> {
   });
 }
 
+/**
+ * A manager process in `namespace` with the guarded metrics endpoint on a free port, as the admin (the reviews need
+ * `create` on tokenreviews and subjectaccessreviews, which the chart does not grant yet).
+ */
+async function startGuardedManager(
+  namespace: string,
+  name: string,
+  octet: string,
+  env: Record<string, string> = {},
+): Promise<{ manager: ManagerProcess; securePort: number }> {
+  const securePort = await freeLoopbackPort();
+  const manager = await ManagerProcess.create(
+    {
+      KUBECONFIG: controlPlaneInfo().kubeconfigPath,
+      POD_NAMESPACE: namespace,
+      WEBHOOK_CONFIGURATION_NAME: name,
+      RANGE_START: `02:${octet}:00:00:00:00`,
+      RANGE_END: `02:${octet}:00:00:ff:ff`,
+      CA_PROPAGATION_DELAY: '1s',
+      METRICS_SECURE_ADDR: `127.0.0.1:${securePort}`,
+      ...env,
+    },
+    join(controlPlaneInfo().directory, `manager-${name}.log`),
+  );
+  await manager.start(60_000);
+  return { manager, securePort };
+}
+
 /** The guarded metrics endpoint of a manager process, with ServiceAccount tokens from the TokenRequest API. */
 describe('metrics over HTTPS behind Kubernetes authentication and authorization (METRICS_SECURE_ADDR)', () => {
   const scope = randomBytes(4).toString('hex');
@@ -52,20 +81,7 @@ describe('metrics over HTTPS behind Kubernetes authentication and authorization 
     buildManager();
     namespace = await createTestNamespace('kmp-secure-metrics');
     cleanUp = await metricsReaders(namespace, role, { readers: ['prometheus'], others: ['stranger'] });
-    securePort = await freeLoopbackPort();
-    manager = await ManagerProcess.create(
-      {
-        KUBECONFIG: controlPlaneInfo().kubeconfigPath,
-        POD_NAMESPACE: namespace,
-        WEBHOOK_CONFIGURATION_NAME: `kmp-secure-metrics-${scope}`,
-        RANGE_START: '02:ea:00:00:00:00',
-        RANGE_END: '02:ea:00:00:ff:ff',
-        CA_PROPAGATION_DELAY: '1s',
-        METRICS_SECURE_ADDR: `127.0.0.1:${securePort}`,
-      },
-      join(controlPlaneInfo().directory, `manager-secure-metrics-${scope}.log`),
-    );
-    await manager.start(60_000);
+    ({ manager, securePort } = await startGuardedManager(namespace, `kmp-secure-metrics-${scope}`, 'ea'));
   }, 90_000);
 
   afterAll(async () => {
@@ -113,5 +129,70 @@ describe('metrics over HTTPS behind Kubernetes authentication and authorization 
       socket.on('error', (error) => resolve(error.message));
     });
     expect(outcome).not.toBe('connected');
+  });
+});
+
+/** Whether this Node.js's OpenSSL has the post-quantum hybrid group (OpenSSL 3.5 and later: Node.js 24). */
+function hasMlKem(): boolean {
+  try {
+    createSecureContext({ ecdhCurve: 'X25519MLKEM768' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A TLS 1.3 handshake offering only `group`; resolves 'connected' or the error. */
+function handshake(port: number, group: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect({
+      host: '127.0.0.1',
+      port,
+      minVersion: 'TLSv1.3',
+      ecdhCurve: group,
+      rejectUnauthorized: false,
+    });
+    socket.on('secureConnect', () => {
+      socket.destroy();
+      resolve('connected');
+    });
+    socket.on('error', (error) => resolve(error.message));
+  });
+}
+
+describe('the post-quantum key exchange X25519MLKEM768 on the webhook and guarded metrics servers', () => {
+  const scope = randomBytes(4).toString('hex');
+  let manager: ManagerProcess;
+  let securePort: number;
+
+  beforeAll(async () => {
+    buildManager();
+    const namespace = await createTestNamespace('kmp-pq-tls');
+    ({ manager, securePort } = await startGuardedManager(namespace, `kmp-pq-tls-${scope}`, 'eb', {
+      // What the network add-ons operator passes for its TLS profiles.
+      TLS_GROUP_PREFERENCES: 'X25519MLKEM768,X25519',
+    }));
+  }, 90_000);
+
+  afterAll(() => manager?.stop());
+
+  it('completes a handshake offering only X25519MLKEM768 where OpenSSL has it; elsewhere leaves it out, saying so', async () => {
+    if (hasMlKem()) {
+      expect(await handshake(manager.port, 'X25519MLKEM768')).toBe('connected');
+      expect(await handshake(securePort, 'X25519MLKEM768')).toBe('connected');
+    } else {
+      expect(
+        logRecords(manager.logPath).some((record) =>
+          /X25519MLKEM768 not supported by this Node\.js \(OpenSSL 3\.\d+\.\d+\), left out/.test(
+            String(record.message),
+          ),
+        ),
+      ).toBe(true);
+    }
+    // The other group configured is served either way.
+    expect(await handshake(manager.port, 'X25519')).toBe('connected');
+    expect(await handshake(securePort, 'X25519')).toBe('connected');
+    // A group that is not configured is refused: the servers use the configured list, not OpenSSL's defaults.
+    expect(await handshake(securePort, 'P-256')).not.toBe('connected');
   });
 });
