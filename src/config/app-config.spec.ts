@@ -249,6 +249,21 @@ describe('AppConfig leader election settings', () => {
     expect(problems({ ...valid, POD_IP: '1.2.3' })).toEqual(['POD_IP=1.2.3: must be an IP address']);
   });
 
+  it('warns when the guarded metrics endpoint is on and the plain one is reachable beyond loopback', () => {
+    const open = AppConfig.fromEnvironment({ ...valid, METRICS_SECURE_ADDR: ':8443' });
+    expect(open.secureMetrics).toEqual({ host: '', port: 8443 });
+    expect(open.warnings).toEqual([
+      'METRICS_SECURE_ADDR=:8443 guards /metrics, but METRICS_ADDR=:8080 serves the same metrics without authentication beyond loopback; set METRICS_ADDR=127.0.0.1:8080',
+    ]);
+    const closed = AppConfig.fromEnvironment({
+      ...valid,
+      METRICS_SECURE_ADDR: ':8443',
+      METRICS_ADDR: '127.0.0.1:8080',
+    });
+    expect(closed.warnings).toEqual([]);
+    expect(AppConfig.fromEnvironment(valid).secureMetrics).toBeUndefined();
+  });
+
   it('warns of a hand-over hold shorter than the API server’s request timeout', () => {
     const config = AppConfig.fromEnvironment({ ...valid, LEADER_ELECTION_HANDOVER_HOLD: '10s' });
     expect(config.leaderElection.handoverHoldMs).toBe(10_000);

@@ -210,8 +210,23 @@ export class AppConfig {
       flags.values.KUBECONFIG,
       warnings,
       leaderElection,
-      vars.METRICS_SECURE_ADDR === '' ? undefined : parseListenAddress(vars.METRICS_SECURE_ADDR),
+      AppConfig.secureMetrics(vars, warnings),
     );
+  }
+
+  /**
+   * The guarded metrics address, or undefined (off). With it on, a plain endpoint reachable from outside the Pod
+   * would serve the same metrics to anyone: that is warned about, as it is probably not what was meant.
+   */
+  private static secureMetrics(vars: EnvironmentVariables, warnings: string[]): ListenAddress | undefined {
+    if (vars.METRICS_SECURE_ADDR === '') return undefined;
+    const plain = parseListenAddress(vars.METRICS_ADDR);
+    if (!['127.0.0.1', '::1', 'localhost'].includes(plain.host)) {
+      warnings.push(
+        `METRICS_SECURE_ADDR=${vars.METRICS_SECURE_ADDR} guards /metrics, but METRICS_ADDR=${vars.METRICS_ADDR} serves the same metrics without authentication beyond loopback; set METRICS_ADDR=127.0.0.1:8080`,
+      );
+    }
+    return parseListenAddress(vars.METRICS_SECURE_ADDR);
   }
 
   /** The election's times, checked against each other as client-go checks them. */

@@ -31,9 +31,15 @@ type Vm = {
 };
 const vmMacs = (vm: unknown) =>
   (vm as Vm).spec.template.spec.domain.devices.interfaces.map((i) => i.macAddress);
-const podMac = (pod: V1Pod) =>
-  (JSON.parse(pod.metadata?.annotations?.['k8s.v1.cni.cncf.io/networks'] ?? '[]') as { mac?: string }[])[0]
-    ?.mac;
+/** The first MAC of a pod's networks annotation; undefined for the short form (`net1,net2@eth2`), which has none. */
+function podMac(pod: V1Pod): string | undefined {
+  const annotation = pod.metadata?.annotations?.['k8s.v1.cni.cncf.io/networks'] ?? '[]';
+  try {
+    return (JSON.parse(annotation) as { mac?: string }[])[0]?.mac;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Several managers with the chart's identity behind a round-robin front (the webhook URL), electing a leader with

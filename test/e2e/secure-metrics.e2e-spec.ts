@@ -114,21 +114,26 @@ describe('metrics over HTTPS behind Kubernetes authentication and authorization 
     expect(anonymous.body).not.toContain('kmp_leader');
   });
 
-  it('refuses TLS below 1.2', async () => {
-    const outcome = await new Promise<string>((resolve) => {
-      const socket = connect({
-        host: '127.0.0.1',
-        port: securePort,
-        maxVersion: 'TLSv1.1',
-        rejectUnauthorized: false,
+  it('refuses TLS below 1.2 and accepts 1.2', async () => {
+    // The client allows TLS 1.0 and 1.1 itself (its own defaults would refuse them before the server could).
+    const outcome = (maxVersion: 'TLSv1.1' | 'TLSv1.2') =>
+      new Promise<string>((resolve) => {
+        const socket = connect({
+          host: '127.0.0.1',
+          port: securePort,
+          minVersion: 'TLSv1',
+          maxVersion,
+          ciphers: 'DEFAULT@SECLEVEL=0',
+          rejectUnauthorized: false,
+        });
+        socket.on('secureConnect', () => {
+          socket.destroy();
+          resolve('connected');
+        });
+        socket.on('error', (error) => resolve(error.message));
       });
-      socket.on('secureConnect', () => {
-        socket.destroy();
-        resolve('connected');
-      });
-      socket.on('error', (error) => resolve(error.message));
-    });
-    expect(outcome).not.toBe('connected');
+    expect(await outcome('TLSv1.1')).toMatch(/protocol version|alert/i);
+    expect(await outcome('TLSv1.2')).toBe('connected');
   });
 });
 

@@ -18,7 +18,7 @@ export type AccessDecision =
 export const CACHE_TTL_MS = { token: 60_000, allowed: 300_000, denied: 30_000 } as const;
 /** Bounds, so a flood of distinct tokens or paths cannot grow the caches without limit. */
 export const CACHE_CAPACITY = { tokens: 1024, decisions: 4096 } as const;
-/** Tries per review while the API server fails or is slow, and the back-off before the first retry (doubled). */
+/** Tries per review while the API server fails, and the back-off before the first retry (doubled). */
 const ATTEMPTS = 3;
 const BACKOFF_MS = 100;
 
@@ -60,8 +60,15 @@ export class AccessReviewService {
     const what = `${attributes.verb} ${attributes.path}`;
     try {
       const review = await this.reviewToken(token);
-      if (!review.authenticated)
-        return { allowed: false, status: 401, message: `the bearer token was not accepted: ${review.error}` };
+      if (!review.authenticated) {
+        // What the authenticators said stays in the log: a caller without a valid token learns nothing of them.
+        this.logger.debug('a bearer token was not accepted', { request: what, error: review.error });
+        return {
+          allowed: false,
+          status: 401,
+          message: 'the bearer token was not accepted by the API server (TokenReview)',
+        };
+      }
       const access = await this.reviewAccess(review.user, attributes);
       if (!access.allowed) {
         return {
@@ -76,16 +83,18 @@ export class AccessReviewService {
         request: what,
         error: describeError(error),
       });
+      // The API server's message (which may name this manager's identity and its RBAC) stays in the log.
       return {
         allowed: false,
         status: 500,
-        message: `could not review the request with the API server (${describeError(error)}); retry later`,
+        message:
+          'could not review the request with the API server (TokenReview, SubjectAccessReview); retry later',
       };
     }
   }
 
   private async reviewToken(token: string): Promise<TokenReviewResult> {
-    const key = createHash('sha256').update(token).digest('base64url');
+    const key = hash(token);
     const cached = this.tokens.get(key);
     if (cached !== undefined) return cached;
     const review = await retried(() => this.reviews.reviewToken(token));
@@ -94,14 +103,16 @@ export class AccessReviewService {
   }
 
   private async reviewAccess(user: UserInfo, attributes: RequestAttributes): Promise<AccessReviewResult> {
-    const key = JSON.stringify([
-      user.username,
-      user.uid,
-      [...user.groups].sort(),
-      user.extra,
-      attributes.path,
-      attributes.verb,
-    ]);
+    const key = hash(
+      JSON.stringify([
+        user.username,
+        user.uid,
+        [...user.groups].sort(),
+        user.extra,
+        attributes.path,
+        attributes.verb,
+      ]),
+    );
     const cached = this.decisions.get(key);
     if (cached !== undefined) return cached;
     const access = await retried(() => this.reviews.reviewAccess(user, attributes));
@@ -110,14 +121,23 @@ export class AccessReviewService {
   }
 }
 
+/** The cache key of a token or a decision: a SHA-256, so keys are small and never hold the token. */
+function hash(text: string): string {
+  return createHash('sha256').update(text).digest('base64url');
+}
+
 /** Runs `call` up to ATTEMPTS times while it fails with a server error, a throttle or no answer at all. */
 async function retried<T>(call: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await call();
     } catch (error) {
+      // A server error or a broken connection is retried; a timeout (the budget is spent) or a throttle (the API
+      // server's flow control asks for less) is not.
       const status = statusCode(error);
-      const retryable = status === undefined || status === 429 || status >= 500;
+      const timedOut =
+        error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
+      const retryable = status === undefined ? !timedOut : status >= 500;
       if (!retryable || attempt === ATTEMPTS) throw error;
       await sleep(BACKOFF_MS * 2 ** (attempt - 1));
     }

@@ -3,8 +3,13 @@ import { type AccessDecision, type AccessReviewService } from './access-review.s
 import { type RequestAttributes } from './access-review.repository';
 import { KubeAuthGuard } from './kube-auth.guard';
 
-function context(method: string, url: string, authorization?: string): ExecutionContext {
-  const request = { method, url, headers: authorization === undefined ? {} : { authorization } };
+function context(method: string, url: string, authorization?: string, route?: string): ExecutionContext {
+  const request = {
+    method,
+    url,
+    headers: authorization === undefined ? {} : { authorization },
+    ...(route === undefined ? {} : { routeOptions: { url: route } }),
+  };
   return { switchToHttp: () => ({ getRequest: () => request }) } as unknown as ExecutionContext;
 }
 
@@ -30,6 +35,13 @@ describe('KubeAuthGuard', () => {
       'delete /x',
     ]);
     expect(asked[0].authorization).toBe('Bearer t');
+  });
+
+  it('reviews the route that answers, not the raw target (encoded or absolute-form variants of a path)', async () => {
+    asked.length = 0;
+    await guard.canActivate(context('GET', '/%6detrics', 'Bearer t', '/metrics'));
+    await guard.canActivate(context('GET', 'https://x/metrics', 'Bearer t', '/metrics'));
+    expect(asked.map((a) => a.attributes.path)).toEqual(['/metrics', '/metrics']);
   });
 
   it('refuses with the decision’s status and message', async () => {

@@ -22,7 +22,9 @@ export class KubeAuthGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<FastifyRequest>();
-    const path = request.url.split('?')[0];
+    // The route that will answer, not the raw target: `/%6detrics`, `/metrics#x` or an absolute-form target reach
+    // the `/metrics` route and are reviewed as `/metrics` (and cannot fill the decision cache with variants).
+    const path = request.routeOptions?.url ?? request.url.split('?')[0];
     const verb = VERBS[request.method] ?? request.method.toLowerCase();
     const decision = await this.access.check(request.headers.authorization, { path, verb });
     if (!decision.allowed) throw new HttpException(decision.message, decision.status);

@@ -139,19 +139,24 @@ export class AdmissionService {
     forwardedBy: string | undefined,
     deadline: number,
   ): Promise<Mutation | AdmissionReviewResponse> {
-    try {
-      return await this.mutators[target].mutate(request);
-    } catch (error) {
-      if (!(error instanceof MutationException)) throw error;
-      if (error instanceof ClaimExhaustedException && performance.now() < deadline) {
-        // The next MACs lie past this leader's claim on the range (nothing was taken): grow it and admit again,
-        // while the API server still waits for the answer.
-        await this.leader.growClaim(error.needed);
-        return this.mutateOrForward(target, body, request, forwardedBy, deadline);
+    for (;;) {
+      try {
+        return await this.mutators[target].mutate(request);
+      } catch (error) {
+        if (!(error instanceof MutationException)) throw error;
+        if (error instanceof ClaimExhaustedException) {
+          // The next MACs lie past this leader's claim on the range (nothing was taken): grow it and admit again,
+          // only while the API server still waits for the answer (a growth that outlasts it is not waited for).
+          const left = deadline - performance.now();
+          if (left <= 0) throw error;
+          await Promise.race([this.leader.growClaim(error.needed), sleep(left)]);
+          if (performance.now() >= deadline) throw error;
+          continue;
+        }
+        if (error.code !== MutationExceptionCode.NOT_LEADER) throw error;
+        const answer = await this.forward(target, body, request, forwardedBy, deadline);
+        return answer ?? (await this.mutators[target].mutate(request));
       }
-      if (error.code !== MutationExceptionCode.NOT_LEADER) throw error;
-      const answer = await this.forward(target, body, request, forwardedBy, deadline);
-      return answer ?? (await this.mutators[target].mutate(request));
     }
   }
 
@@ -220,6 +225,8 @@ export class AdmissionService {
     }
   }
 }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Connection errors: the forward never reached the leader's server, or its connection broke (it died). */
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET']);

@@ -303,6 +303,7 @@ export class LeaderElectionService implements OnApplicationBootstrap, BeforeAppl
         this.lastWrittenVersion = written.resourceVersion;
         // Allocation moves into the new claim only now that the Lease shows it.
         this.ledger.adopt(claims.next, monotonic());
+        this.claimNeed = Math.max(0, this.claimNeed - claims.need);
         this.applyBounds();
         if (!this.leading)
           this.setLeading(
@@ -348,7 +349,7 @@ export class LeaderElectionService implements OnApplicationBootstrap, BeforeAppl
   private prepareClaims(
     continuing: boolean,
     previous: LeaseRecord | undefined,
-  ): { record: LeaseClaims; next: MacSpan[] } {
+  ): { record: LeaseClaims; next: MacSpan[]; need: number } {
     const now = monotonic();
     if (!continuing) {
       if (previous?.claimsProblem !== undefined) {
@@ -375,13 +376,13 @@ export class LeaderElectionService implements OnApplicationBootstrap, BeforeAppl
     }
     this.applyBounds();
     const pool = this.pool.pool;
-    // What waiting admissions asked for is taken up by this round; those arriving meanwhile ask the next one.
+    // What waiting admissions asked for is taken up by this round once its write succeeded (adopt); those arriving
+    // meanwhile ask the next one.
     const need = this.claimNeed;
-    this.claimNeed = 0;
     const recent = pool.allocations - this.allocationsAtLastClaim;
     this.allocationsAtLastClaim = pool.allocations;
     const next = pool.claimAhead(Math.max(claimSize(pool.stats().free, recent), need));
-    return { record: this.ledger.proposal(next, now), next };
+    return { record: this.ledger.proposal(next, now), next, need };
   }
 
   /** Gives the pool this leader's claim and what it holds back (nothing may be allocated while it does not lead). */
