@@ -1,5 +1,6 @@
 import { Injectable, Logger, Optional } from '@nestjs/common';
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describeError, statusCode } from '../kube/kube-errors';
 import {
   type AccessReviewResult,
@@ -21,8 +22,6 @@ export const CACHE_CAPACITY = { tokens: 1024, decisions: 4096 } as const;
 /** Tries per review while the API server fails, and the back-off before the first retry (doubled). */
 const ATTEMPTS = 3;
 const BACKOFF_MS = 100;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Delegated authentication and authorization of a guarded endpoint, as kube-rbac-proxy does it: the bearer token is

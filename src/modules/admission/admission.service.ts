@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AppConfig } from '../../config/app-config';
 import { VirtualMachineAdmissionService } from '../kubevirt/virtual-machine-admission.service';
 import { POD_WEBHOOK_PATH, VM_WEBHOOK_PATH } from '../../common/webhook-configuration';
@@ -149,7 +150,8 @@ export class AdmissionService {
           // only while the API server still waits for the answer (a growth that outlasts it is not waited for).
           const left = deadline - performance.now();
           if (left <= 0) throw error;
-          await Promise.race([this.leader.growClaim(error.needed), sleep(left)]);
+          // The timer is unref'd: when the claim grows first, it must not hold a stopping process for the rest.
+          await Promise.race([this.leader.growClaim(error.needed), sleep(left, undefined, { ref: false })]);
           if (performance.now() >= deadline) throw error;
           continue;
         }
@@ -225,8 +227,6 @@ export class AdmissionService {
     }
   }
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Connection errors: the forward never reached the leader's server, or its connection broke (it died). */
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET']);
