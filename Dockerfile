@@ -30,7 +30,7 @@ COPY --from=build /src/dist ./dist
 COPY --chmod=0755 image/manager /manager
 # distroless' nonroot user; the chart runs it as upstream's uid 107, which works as well (nothing is owned).
 USER 65532:65532
-# 8000: the webhooks, /healthz and /readyz (HTTPS). 8080: plain metrics, on 127.0.0.1 in the chart.
-EXPOSE 8000 8080
+# 8000: the webhooks, /healthz and /readyz (HTTPS). 8443: the metrics over HTTPS behind Kubernetes authentication.
+EXPOSE 8000 8443
 # The same Node.js flags as `npm start` (a test compares them). The chart passes upstream's args after these.
 ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=4", "/app/dist/main.js"]

@@ -193,6 +193,7 @@ export const webhookSuite: BenchSuite = {
         POD_NAMESPACE: 'kmp-bench',
         WEBHOOK_PORT: '0',
         METRICS_ADDR: '127.0.0.1:0',
+        METRICS_SECURE_ADDR: '',
         WEBHOOK_EXTRA_IP_ADDRESSES: '127.0.0.1',
         WEBHOOK_CONFIGURATION_NAME: 'kmp-bench',
         CA_PROPAGATION_DELAY: '1s',

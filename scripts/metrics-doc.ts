@@ -95,7 +95,9 @@ module of the application is built and every metric it registers is listed. Do n
 definition (or a note in scripts/metrics-doc.ts) and re-run \`npm run docs:metrics\`; a unit test fails whenever
 this file and the registry disagree.
 
-Served as plain HTTP on \`METRICS_ADDR\` (default \`:8080\`), path \`/metrics\`.
+Served at \`/metrics\` over HTTPS on \`METRICS_SECURE_ADDR\` (default \`:8443\`, upstream's \`--metrics-addr\`) to
+bearer tokens the API server authenticates and authorises to \`get /metrics\`, and as plain HTTP on \`METRICS_ADDR\`
+when that is set (off by default).
 `;
 
 /** The application's metrics and, apart, prom-client's Node.js process metrics, as the registry holds them. */

@@ -30,11 +30,11 @@ function levelsFrom(level: LogLevelName): LogLevel[] {
   return LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(level) + 1);
 }
 
-/** A running manager: the HTTPS webhook application, the plain-HTTP metrics one and, when on, the guarded one. */
+/** A running manager: the HTTPS webhook application and, when on, the plain-HTTP metrics one and the guarded one. */
 export interface Manager {
   config: AppConfig;
   app: NestFastifyApplication;
-  metricsApp: NestFastifyApplication;
+  metricsApp?: NestFastifyApplication;
   secureMetricsApp?: NestFastifyApplication;
   close(): Promise<void>;
 }
@@ -105,14 +105,15 @@ export async function startManager(
     app.get(LeaderElectionService).advertise(`https://${hostPort(advertiseAddress, port)}`);
   }
 
-  const metricsApp = await NestFactory.create<NestFastifyApplication>(
-    MetricsHttpModule,
-    new FastifyAdapter(),
-    {
+  let metricsApp: NestFastifyApplication | undefined;
+  let metricsUrl: string | undefined;
+  if (config.metrics !== undefined) {
+    metricsApp = await NestFactory.create<NestFastifyApplication>(MetricsHttpModule, new FastifyAdapter(), {
       logger,
-    },
-  );
-  const metricsHost = await listen(metricsApp, config.metrics.port, config.metrics.host);
+    });
+    const host = await listen(metricsApp, config.metrics.port, config.metrics.host);
+    metricsUrl = `http://${hostPort(host, config.metrics.port)}/metrics`;
+  }
 
   let secureMetricsApp: NestFastifyApplication | undefined;
   let secureMetricsUrl: string | undefined;
@@ -139,7 +140,7 @@ export async function startManager(
     rangeEnd: stats.rangeEnd,
     rangeSize: stats.size,
     webhook: `https://${hostPort(webhookHost, config.webhook.port)}`,
-    metrics: `http://${hostPort(metricsHost, config.metrics.port)}/metrics`,
+    ...(metricsUrl === undefined ? {} : { metrics: metricsUrl }),
     ...(secureMetricsUrl === undefined ? {} : { secureMetrics: secureMetricsUrl }),
     ...(options.compileCache === undefined
       ? {}
@@ -152,7 +153,7 @@ export async function startManager(
     secureMetricsApp,
     close: async () => {
       await secureMetricsApp?.close();
-      await metricsApp.close();
+      await metricsApp?.close();
       await app.close();
     },
   };

@@ -17,7 +17,10 @@ describe('AppConfig', () => {
     const config = AppConfig.fromEnvironment(valid);
     expect(config.range.size).toBe(2 ** 40);
     expect(config.webhook.port).toBe(8000);
-    expect(config.metrics).toEqual({ host: '', port: 8080 });
+    // Upstream's since v0.51: metrics only over HTTPS behind Kubernetes authentication, on :8443.
+    expect(config.metrics).toBeUndefined();
+    expect(config.secureMetrics).toEqual({ host: '', port: 8443 });
+    expect(config.warnings).toEqual([]);
     expect(config.webhook.host).toBe('');
     expect(config.logLevel).toBe('log');
     expect(config.duplicatePolicy).toBe('Warn');
@@ -64,7 +67,7 @@ describe('AppConfig', () => {
         expect.stringMatching(/^RANGE_START=\(unset\): is required/),
         'RANGE_END=zz: address zz: invalid MAC address',
         'WEBHOOK_PORT=70000: must be a port from 0 to 65535 (0: a free port)',
-        expect.stringMatching(/^METRICS_ADDR=localhost: must be \[host\]:port/),
+        expect.stringMatching(/^METRICS_ADDR=localhost: must be empty or \[host\]:port/),
         expect.stringMatching(/^LOG_LEVEL=chatty: must be one of fatal, error/),
         'DUPLICATE_POLICY=warn: must be one of Warn, Reject',
       ]),
@@ -250,7 +253,7 @@ describe('AppConfig leader election settings', () => {
   });
 
   it('warns when the guarded metrics endpoint is on and the plain one is reachable beyond loopback', () => {
-    const open = AppConfig.fromEnvironment({ ...valid, METRICS_SECURE_ADDR: ':8443' });
+    const open = AppConfig.fromEnvironment({ ...valid, METRICS_ADDR: ':8080' });
     expect(open.secureMetrics).toEqual({ host: '', port: 8443 });
     expect(open.warnings).toEqual([
       'METRICS_SECURE_ADDR=:8443 guards /metrics, but METRICS_ADDR=:8080 serves the same metrics without authentication beyond loopback; set METRICS_ADDR=127.0.0.1:8080',
@@ -261,7 +264,10 @@ describe('AppConfig leader election settings', () => {
       METRICS_ADDR: '127.0.0.1:8080',
     });
     expect(closed.warnings).toEqual([]);
-    expect(AppConfig.fromEnvironment(valid).secureMetrics).toBeUndefined();
+    const off = AppConfig.fromEnvironment({ ...valid, METRICS_SECURE_ADDR: '', METRICS_ADDR: ':8080' });
+    expect(off.secureMetrics).toBeUndefined();
+    expect(off.metrics).toEqual({ host: '', port: 8080 });
+    expect(off.warnings).toEqual([]);
   });
 
   it('warns of a hand-over hold shorter than the API server’s request timeout', () => {

@@ -123,7 +123,8 @@ export class AppConfig {
     readonly podName: string,
     readonly webhook: WebhookSettings,
     readonly certificates: CertificateSettings,
-    readonly metrics: ListenAddress,
+    /** The plain-HTTP metrics endpoint (METRICS_ADDR); undefined: off (the default). */
+    readonly metrics: ListenAddress | undefined,
     readonly logLevel: LogLevelName,
     readonly duplicatePolicy: DuplicatePolicy,
     /** How long an admitted MAC may stay pending (WAIT_TIME). */
@@ -203,7 +204,7 @@ export class AppConfig {
         ...tls,
       },
       certificates,
-      parseListenAddress(vars.METRICS_ADDR),
+      vars.METRICS_ADDR === '' ? undefined : parseListenAddress(vars.METRICS_ADDR),
       vars.LOG_LEVEL,
       vars.DUPLICATE_POLICY,
       vars.WAIT_TIME * 1000,
@@ -220,8 +221,8 @@ export class AppConfig {
    */
   private static secureMetrics(vars: EnvironmentVariables, warnings: string[]): ListenAddress | undefined {
     if (vars.METRICS_SECURE_ADDR === '') return undefined;
-    const plain = parseListenAddress(vars.METRICS_ADDR);
-    if (!['127.0.0.1', '::1', 'localhost'].includes(plain.host)) {
+    const plain = vars.METRICS_ADDR === '' ? undefined : parseListenAddress(vars.METRICS_ADDR);
+    if (plain !== undefined && !['127.0.0.1', '::1', 'localhost'].includes(plain.host)) {
       warnings.push(
         `METRICS_SECURE_ADDR=${vars.METRICS_SECURE_ADDR} guards /metrics, but METRICS_ADDR=${vars.METRICS_ADDR} serves the same metrics without authentication beyond loopback; set METRICS_ADDR=127.0.0.1:8080`,
       );

@@ -29,14 +29,14 @@ describe('parseCommandLine', () => {
       values: {
         LOG_LEVEL: 'log',
         WAIT_TIME: '300',
-        METRICS_ADDR: '127.0.0.1:9090',
+        METRICS_SECURE_ADDR: '127.0.0.1:9090',
         TLS_MIN_VERSION: 'VersionTLS13',
         TLS_CIPHER_SUITES: '',
       },
       shown: {
         LOG_LEVEL: '--v=production',
         WAIT_TIME: '--wait-time=300',
-        METRICS_ADDR: '--metrics-addr=127.0.0.1:9090',
+        METRICS_SECURE_ADDR: '--metrics-addr=127.0.0.1:9090',
         TLS_MIN_VERSION: '--tls-min-version=VersionTLS13',
         TLS_CIPHER_SUITES: '--tls-cipher-suites=',
       },
@@ -74,7 +74,7 @@ describe('parseCommandLine', () => {
 
 describe('AppConfig with flags', () => {
   it("starts with upstream's release Deployment args and lets flags win over the environment", () => {
-    const config = AppConfig.fromEnvironment({ ...RANGE, WAIT_TIME: '10', METRICS_ADDR: ':8080' }, [
+    const config = AppConfig.fromEnvironment({ ...RANGE, WAIT_TIME: '10', METRICS_SECURE_ADDR: ':9443' }, [
       '--v=production',
       '--wait-time=300',
       '--metrics-addr=127.0.0.1:8081',
@@ -84,7 +84,9 @@ describe('AppConfig with flags', () => {
     ]);
     expect(config.pendingTimeoutMs).toBe(300_000);
     expect(config.logLevel).toBe('log');
-    expect(config.metrics).toEqual({ host: '127.0.0.1', port: 8081 });
+    // Upstream's meaning since v0.51: the guarded HTTPS endpoint.
+    expect(config.secureMetrics).toEqual({ host: '127.0.0.1', port: 8081 });
+    expect(config.metrics).toBeUndefined();
     expect(config.webhook.tlsMinVersion).toBe('TLSv1.2');
     expect(config.webhook.ciphers).toBe(
       'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:' +

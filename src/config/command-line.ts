@@ -14,7 +14,9 @@ interface FlagSpec {
 const FLAGS: Readonly<Record<string, FlagSpec>> = {
   // Registered by controller-runtime in upstream's binary: the kubeconfig of an out-of-cluster run.
   kubeconfig: { variable: 'KUBECONFIG' },
-  'metrics-addr': { variable: 'METRICS_ADDR' },
+  // Since upstream v0.51 (PR #603) the metrics are served over HTTPS behind TokenReview and SubjectAccessReview on
+  // this address; before, it was plain HTTP on loopback behind a kube-rbac-proxy sidecar (METRICS_ADDR here).
+  'metrics-addr': { variable: 'METRICS_SECURE_ADDR' },
   'wait-time': { variable: 'WAIT_TIME' },
   // Upstream: `production` logs JSON at info; any other value is zap's development mode, which logs debug.
   v: { variable: 'LOG_LEVEL', value: (text) => (text === 'production' ? 'log' : 'debug') },

@@ -110,25 +110,28 @@ export class EnvironmentVariables {
   @IsBindAddress()
   WEBHOOK_BIND_ADDRESS = '';
 
-  /** `[host]:port` of the plain-HTTP metrics endpoint; an empty host listens on every address (IPv6 and IPv4), port 0 on a free port. */
+  /**
+   * `[host]:port` of the plain-HTTP metrics endpoint, for a sidecar in the Pod (kube-rbac-proxy) or a local run; an
+   * empty host listens on every address (IPv6 and IPv4), port 0 on a free port. Empty (the default): off.
+   */
   @Matches(
-    /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):(0|[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$/,
+    /^$|^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):(0|[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$/,
     {
-      message: 'must be [host]:port, for example :8080 or 127.0.0.1:8080',
+      message: 'must be empty or [host]:port, for example 127.0.0.1:8080',
     },
   )
-  METRICS_ADDR = ':8080';
+  METRICS_ADDR = '';
 
   /**
-   * `[host]:port` of the guarded metrics endpoint: `/metrics` over HTTPS (the webhook's certificate and TLS settings)
-   * for bearer tokens that the API server authenticates (TokenReview) and authorises to `get /metrics`
-   * (SubjectAccessReview). Empty: off.
+   * `[host]:port` of the guarded metrics endpoint (upstream's `--metrics-addr`, `:8443`): `/metrics` over HTTPS (the
+   * webhook's certificate and TLS settings) for bearer tokens that the API server authenticates (TokenReview) and
+   * authorises to `get /metrics` (SubjectAccessReview). Empty: off.
    */
   @Matches(
     /^$|^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):(0|[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$/,
     { message: 'must be empty or [host]:port, for example :8443' },
   )
-  METRICS_SECURE_ADDR = '';
+  METRICS_SECURE_ADDR = ':8443';
 
   /** The lowest level logged: fatal, error, warn, log (info), debug or verbose. */
   @IsIn(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` })

@@ -35,7 +35,14 @@ function find(objects: Rendered[], kind: string, name?: string): Rendered {
 const names = (objects: Rendered[]) => objects.map((o) => `${o.kind}/${o.metadata!.name}`).sort();
 
 interface PodSpec {
-  containers: { name: string; args?: string[]; image: string; securityContext?: unknown }[];
+  containers: {
+    name: string;
+    args?: string[];
+    image: string;
+    securityContext?: unknown;
+    env?: { name: string; value?: string }[];
+    ports?: unknown[];
+  }[];
   securityContext?: unknown;
   [key: string]: unknown;
 }
@@ -127,7 +134,7 @@ describe('the Helm chart helm/kubemacpool', () => {
       }
     });
 
-    it('runs the manager with restricted security, upstream’s args and plain metrics on loopback behind kube-rbac-proxy', () => {
+    it('runs the manager with restricted security, upstream’s args and the guarded metrics on 8443, no sidecar', () => {
       const spec = podSpec(find(objects, 'Deployment'));
       expect(spec.securityContext).toEqual({
         runAsNonRoot: true,
@@ -137,22 +144,50 @@ describe('the Helm chart helm/kubemacpool', () => {
         seccompProfile: { type: 'RuntimeDefault' },
       });
       expect(spec.priorityClassName).toBe('system-cluster-critical');
-      const [manager, proxy] = spec.containers;
-      expect(manager.name).toBe('manager');
+      expect(spec.containers.map((c) => c.name)).toEqual(['manager']);
+      const [manager] = spec.containers;
       expect(manager.image).toBe('ghcr.io/kubemacpool/kubemacpool-ts:0.1.0');
       expect(manager.args).toEqual([
         '--v=production',
         '--wait-time=300',
-        '--metrics-addr=127.0.0.1:8080',
+        '--metrics-addr=:8443',
         '--tls-min-version=VersionTLS12',
       ]);
-      for (const container of spec.containers) {
-        expect(container.securityContext).toEqual({
-          allowPrivilegeEscalation: false,
-          readOnlyRootFilesystem: true,
-          capabilities: { drop: ['ALL'] },
-        });
-      }
+      expect(manager.securityContext).toEqual({
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        capabilities: { drop: ['ALL'] },
+      });
+      expect(manager.ports).toEqual([
+        { name: 'webhook-server', containerPort: 8000, protocol: 'TCP' },
+        { name: 'metrics', containerPort: 8443, protocol: 'TCP' },
+      ]);
+      // No plain endpoint: the manager's default is off.
+      expect(manager.env!.map((e) => e.name)).not.toContain('METRICS_ADDR');
+      // The manager reviews each scraper's token and request itself.
+      const auth = find(objects, 'ClusterRole', 'kubemacpool-metrics-auth-role');
+      expect(auth.rules).toEqual([
+        { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
+        { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
+      ]);
+      expect(find(objects, 'ClusterRole', 'kubemacpool-metrics-reader').rules).toEqual([
+        { nonResourceURLs: ['/metrics'], verbs: ['get'] },
+      ]);
+      expect(find(objects, 'Service', 'kubemacpool-metrics-service').spec).toMatchObject({
+        ports: [{ name: 'metrics', port: 8443, targetPort: 8443, protocol: 'TCP' }],
+      });
+    });
+
+    it('puts kube-rbac-proxy in front of plain metrics on loopback with metrics.serving=kubeRbacProxy', async () => {
+      const proxied = await render(['--set', 'metrics.serving=kubeRbacProxy']);
+      const [manager, proxy] = podSpec(find(proxied, 'Deployment')).containers;
+      expect(manager.args).toEqual(['--v=production', '--wait-time=300', '--tls-min-version=VersionTLS12']);
+      expect(manager.env!).toEqual(
+        expect.arrayContaining([
+          { name: 'METRICS_ADDR', value: '127.0.0.1:8080' },
+          { name: 'METRICS_SECURE_ADDR', value: '' },
+        ]),
+      );
       expect(proxy.name).toBe('kube-rbac-proxy');
       expect(proxy.args).toEqual([
         '--secure-listen-address=:8443',
@@ -160,6 +195,27 @@ describe('the Helm chart helm/kubemacpool', () => {
         '--allow-paths=/metrics',
         '--tls-min-version=VersionTLS12',
       ]);
+      expect(proxy.securityContext).toEqual(manager.securityContext);
+      expect(names(proxied)).toEqual(
+        expect.arrayContaining([
+          'ClusterRole/kubemacpool-metrics-auth-role',
+          'Service/kubemacpool-metrics-service',
+        ]),
+      );
+    });
+
+    it('keeps metrics on the Pod’s loopback with metrics.serving=none: no Service, no review permissions', async () => {
+      const closed = await render(['--set', 'metrics.serving=none']);
+      const [manager, ...others] = podSpec(find(closed, 'Deployment')).containers;
+      expect(others).toEqual([]);
+      expect(manager.args).not.toContainEqual(expect.stringMatching(/^--metrics-addr/));
+      expect(manager.env!).toEqual(
+        expect.arrayContaining([
+          { name: 'METRICS_ADDR', value: '127.0.0.1:8080' },
+          { name: 'METRICS_SECURE_ADDR', value: '' },
+        ]),
+      );
+      expect(names(closed).filter((n) => /metrics/.test(n))).toEqual([]);
     });
 
     it('renders no ServiceMonitor or PrometheusRule or NetworkPolicy', () => {
@@ -201,22 +257,43 @@ describe('the Helm chart helm/kubemacpool', () => {
         'ServiceMonitor/kubemacpool-metrics-monitor',
       ]),
     );
+    // Upstream's tlsConfig unless one is given (verifying the manager's certificate with the webhook CA).
+    const endpoint = (monitor: Rendered) =>
+      (monitor.spec as { endpoints: Record<string, unknown>[] }).endpoints[0];
+    expect(endpoint(find(withApi, 'ServiceMonitor'))).toMatchObject({
+      port: 'metrics',
+      scheme: 'https',
+      bearerTokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token',
+      tlsConfig: { insecureSkipVerify: true },
+    });
+    const verifying = await render([
+      ...enabled,
+      ...MONITORING_API,
+      '--set-json',
+      'metrics.serviceMonitor.tlsConfig={"ca":{"secret":{"name":"kubemacpool-mutator-ca","key":"ca.crt"}},"serverName":"kubemacpool-service.kmp-chart-test.svc"}',
+    ]);
+    expect(endpoint(find(verifying, 'ServiceMonitor')).tlsConfig).toEqual({
+      ca: { secret: { name: 'kubemacpool-mutator-ca', key: 'ca.crt' } },
+      serverName: 'kubemacpool-service.kmp-chart-test.svc',
+    });
     const rule = find(withApi, 'PrometheusRule');
     const groups = (rule.spec as { groups: { rules: { alert: string }[] }[] }).groups;
     expect(groups.flatMap((g) => g.rules.map((r) => r.alert))).toContain('KubemacpoolMACCollisionDetected');
   });
 
-  it('refuses a ServiceMonitor without kube-rbac-proxy, saying why', async () => {
+  it('refuses a ServiceMonitor when nothing serves the metrics beyond the Pod, saying why', async () => {
     const result = await helm([
       'template',
       RELEASE_NAME,
       CHART_DIR,
       ...MONITORING_API,
       '--set',
-      'metrics.serviceMonitor.enabled=true,metrics.kubeRbacProxy.enabled=false',
+      'metrics.serviceMonitor.enabled=true,metrics.serving=none',
     ]);
     expect(result.code).not.toBe(0);
-    expect(result.stderr).toContain('metrics.serviceMonitor.enabled needs metrics.kubeRbacProxy.enabled');
+    expect(result.stderr).toContain(
+      'metrics.serviceMonitor.enabled needs metrics.serving manager or kubeRbacProxy',
+    );
   });
 
   it('switches the opt mode per kind, and sets failurePolicy and timeoutSeconds', async () => {
@@ -267,7 +344,7 @@ describe('the Helm chart helm/kubemacpool', () => {
   it('passes the TLS settings to kube-rbac-proxy as well', async () => {
     const objects = await render([
       '--set',
-      'manager.tls.minVersion=VersionTLS13,manager.tls.cipherSuites={TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}',
+      'metrics.serving=kubeRbacProxy,manager.tls.minVersion=VersionTLS13,manager.tls.cipherSuites={TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}',
     ]);
     const proxy = podSpec(find(objects, 'Deployment')).containers.find((c) => c.name === 'kube-rbac-proxy')!;
     expect(proxy.args).toEqual([
@@ -291,7 +368,7 @@ describe('the Helm chart helm/kubemacpool', () => {
     });
   });
 
-  it('passes upstream’s TLS flags to the manager (hardened values: no proxy)', async () => {
+  it('passes upstream’s TLS flags to the manager (hardened values: metrics on loopback only)', async () => {
     const objects = await render(['--values', join(CHART_DIR, 'ci', 'hardened-values.yaml')]);
     const spec = podSpec(find(objects, 'Deployment'));
     expect(spec.containers.map((c) => c.name)).toEqual(['manager']);
@@ -301,7 +378,6 @@ describe('the Helm chart helm/kubemacpool', () => {
     expect(spec.containers[0].args).toEqual([
       '--v=debug',
       '--wait-time=600',
-      '--metrics-addr=127.0.0.1:8080',
       '--tls-min-version=VersionTLS13',
       '--tls-cipher-suites=TLS_AES_128_GCM_SHA256,TLS_AES_256_GCM_SHA384',
       '--tls-group-preferences=X25519MLKEM768,X25519,CurveP256',
@@ -337,6 +413,15 @@ describe('the Helm chart helm/kubemacpool', () => {
       expect(await fails(['--set', 'replicas=2'])).toMatch(/additional properties 'replicas' not allowed/);
       expect(await fails(['--set', 'webhook.pod.mode=opt-in'])).toMatch(
         /additional properties 'pod' not allowed/,
+      );
+    });
+
+    it('rejects an unknown metrics.serving, and the removed kubeRbacProxy.enabled', async () => {
+      expect(await fails(['--set', 'metrics.serving=proxy'])).toMatch(
+        /serving[\s\S]*(must be one of|value must be)/,
+      );
+      expect(await fails(['--set', 'metrics.kubeRbacProxy.enabled=true'])).toMatch(
+        /additional properties 'enabled' not allowed|additionalProperties/,
       );
     });
 

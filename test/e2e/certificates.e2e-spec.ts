@@ -501,7 +501,7 @@ describe('webhook certificates through the real kube-apiserver', () => {
         });
       expect(await get('/healthz')).toEqual({ status: 200, body: 'ok' });
       expect(await get('/readyz')).toEqual({ status: 200, body: 'ok' });
-      const metricsPort = (scenario.manager.metricsApp.getHttpServer().address() as AddressInfo).port;
+      const metricsPort = (scenario.manager.metricsApp!.getHttpServer().address() as AddressInfo).port;
       const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
       expect(metrics).toContain('kubemacpool_pool_size 65536');
       expect(metrics).toMatch(

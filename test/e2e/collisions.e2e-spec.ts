@@ -181,7 +181,7 @@ describe('MAC collision detection through the real kube-apiserver', () => {
   const cluster = new CollisionCluster(
     env.kc,
     () =>
-      `http://127.0.0.1:${(env.manager.metricsApp.getHttpServer().address() as AddressInfo).port}/metrics`,
+      `http://127.0.0.1:${(env.manager.metricsApp!.getHttpServer().address() as AddressInfo).port}/metrics`,
   );
 
   beforeAll(async () => {

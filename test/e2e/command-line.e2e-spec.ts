@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { request } from 'node:https';
 import { connect } from 'node:tls';
 import { buildManager } from '../support/manager-process';
+import { freeLoopbackPort } from '../support/ports';
 import { startScopedManager } from '../support/scoped-manager';
 
 /** Below jest's 60 s per test, so a manager that never gets ready fails with its own message and log path. */
@@ -21,24 +23,38 @@ function handshake(
   });
 }
 
-/** The manager as its own process with `args` after the script, flags winning over METRICS_ADDR. */
+/** The manager as its own process with `args` after the script, flags winning over METRICS_SECURE_ADDR. */
 function startWith(args: (ports: { webhook: number; metrics: number }) => string[]) {
   return startScopedManager(
     'flags',
-    // Flags win: were the environment used, metrics would be on a port nobody reads.
-    { RANGE_START: '02:f1:00:00:00:00', RANGE_END: '02:f1:00:00:ff:ff', METRICS_ADDR: '127.0.0.1:9' },
+    // Flags win: were the environment used, the guarded metrics would be on a port nobody reads.
+    { RANGE_START: '02:f1:00:00:00:00', RANGE_END: '02:f1:00:00:ff:ff', METRICS_SECURE_ADDR: '127.0.0.1:9' },
     { args },
   );
+}
+
+/** The HTTP status of GET /metrics over HTTPS on `port`, without a token. */
+function guardedStatus(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/metrics', rejectUnauthorized: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 describe("upstream's command-line flags, on the manager process", () => {
   beforeAll(() => buildManager());
 
   it("starts and serves with the args of upstream's release Deployment, the TLS flags included", async () => {
-    const { manager, stop } = await startWith(({ metrics }) => [
+    const guardedPort = await freeLoopbackPort();
+    const { manager, stop } = await startWith(() => [
       '--v=production',
       '--wait-time=300',
-      `--metrics-addr=127.0.0.1:${metrics}`,
+      // Upstream's meaning since v0.51: the metrics over HTTPS behind TokenReview and SubjectAccessReview.
+      `--metrics-addr=127.0.0.1:${guardedPort}`,
       '--tls-min-version=VersionTLS12',
       '--tls-cipher-suites=TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,TLS_AES_128_GCM_SHA256',
       '--tls-group-preferences=CurveP256,X25519',
@@ -48,6 +64,7 @@ describe("upstream's command-line flags, on the manager process", () => {
       // Ready means the serving certificate from the Secret replaced the placeholder: the TLS settings must hold
       // after that swap, not only for the placeholder.
       expect(await manager.metric('kubemacpool_pool_size')).toBeGreaterThan(0);
+      expect(await guardedStatus(guardedPort)).toBe(401);
       expect(await handshake(manager.port, { maxVersion: 'TLSv1.2' })).toBe(
         'TLSv1.2 TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384',
       );
@@ -64,8 +81,9 @@ describe("upstream's command-line flags, on the manager process", () => {
   });
 
   it('keeps --tls-min-version=VersionTLS13 after the serving certificate is loaded', async () => {
-    const { manager, stop } = await startWith(({ metrics }) => [
-      `--metrics-addr=127.0.0.1:${metrics}`,
+    const guardedPort = await freeLoopbackPort();
+    const { manager, stop } = await startWith(() => [
+      `--metrics-addr=127.0.0.1:${guardedPort}`,
       '--tls-min-version=VersionTLS13',
     ]);
     try {

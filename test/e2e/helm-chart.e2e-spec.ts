@@ -6,6 +6,7 @@ import {
   CustomObjectsApi,
   type KubeConfig,
   KubernetesObjectApi,
+  RbacAuthorizationV1Api,
   type KubernetesObject,
   type V1Container,
   type V1MutatingWebhookConfiguration,
@@ -14,6 +15,7 @@ import {
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -33,6 +35,8 @@ import {
 } from '../support/cluster';
 import { CHART_DIR, RELEASE_NAME, helm, yamlDocuments } from '../support/helm';
 import { ManagerProcess, buildManager } from '../support/manager-process';
+import { waitForMetricsAccess } from '../support/metrics-readers';
+import { freeLoopbackPort } from '../support/ports';
 import { REPO_ROOT } from '../support/binaries';
 import { VM_API, waitUntil } from '../support/webhook';
 
@@ -42,6 +46,29 @@ const core = kc.makeApiClient(CoreV1Api);
 const objects = KubernetesObjectApi.makeApiClient(kc);
 const CHART_HOOKS = join(REPO_ROOT, 'dist-dev', 'src', 'chart-hooks.js');
 const SCOPE_LABEL = 'kubemacpool.io/test-scope';
+
+/** GET /metrics over HTTPS on loopback `port`, with `token` as the bearer token when given. */
+function guardedGet(port: number, token?: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/metrics',
+        rejectUnauthorized: false,
+        headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 /** Runs the chart's helper script (what the helm test Pod and the pre-delete Job run) as a local process. */
 async function chartHooks(
@@ -214,14 +241,16 @@ describe('the Helm chart against the real kube-apiserver', () => {
     }
     expect(env).toMatchObject({ RANGE_START: '02:00:00:00:00:00', RANGE_END: '02:FF:FF:FF:FF:FF' });
     saKubeconfig = tokenKubeconfig(await serviceAccountToken(namespace, CHART_SERVICE_ACCOUNT), 'chart-sa');
+    // The Deployment's args; only the guarded metrics address (:8443) moves to a free port of this machine.
+    expect(container.args).toContain('--metrics-addr=:8443');
+    const guardedPort = await freeLoopbackPort();
     manager = await ManagerProcess.create(
       { ...env, KUBECONFIG: saKubeconfig, CA_PROPAGATION_DELAY: '1s', LOG_LEVEL: 'log' },
       join(controlPlaneInfo().directory, `manager-chart-${scope}.log`),
       {
-        // The Deployment's args; only the metrics address moves to a free port of this machine.
-        args: ({ metrics }) =>
+        args: () =>
           container.args!.map((arg) =>
-            arg.startsWith('--metrics-addr=') ? `--metrics-addr=127.0.0.1:${metrics}` : arg,
+            arg.startsWith('--metrics-addr=') ? `--metrics-addr=127.0.0.1:${guardedPort}` : arg,
           ),
       },
     );
@@ -274,6 +303,36 @@ describe('the Helm chart against the real kube-apiserver', () => {
       output: expect.stringMatching(/^check-readiness: https:\/\/127\.0\.0\.1:\d+: .*certificate/),
     });
     rmSync(caDir, { recursive: true, force: true });
+
+    // The guarded metrics, reviewed by the manager under the chart's identity: a ServiceAccount bound to the
+    // chart's ClusterRole kubemacpool-metrics-reader reads them, another is refused, no token is refused.
+    const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+    for (const name of ['scraper', 'stranger'])
+      await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } });
+    const binding = `kmp-chart-scraper-${scope}`;
+    await rbac.createClusterRoleBinding({
+      body: {
+        metadata: { name: binding },
+        roleRef: {
+          apiGroup: 'rbac.authorization.k8s.io',
+          kind: 'ClusterRole',
+          name: 'kubemacpool-metrics-reader',
+        },
+        subjects: [{ kind: 'ServiceAccount', name: 'scraper', namespace }],
+      },
+    });
+    try {
+      await waitForMetricsAccess(`system:serviceaccount:${namespace}:scraper`);
+      const scrape = (token?: string) => guardedGet(guardedPort, token);
+      expect(await scrape(await serviceAccountToken(namespace, 'scraper'))).toEqual({
+        status: 200,
+        body: expect.stringContaining('kubemacpool_pool_size'),
+      });
+      expect((await scrape(await serviceAccountToken(namespace, 'stranger'))).status).toBe(403);
+      expect((await scrape()).status).toBe(401);
+    } finally {
+      await rbac.deleteClusterRoleBinding({ name: binding });
+    }
     // Nothing the manager did under the chart's identity was refused (the API server's audit log).
     expect(refusedRequests(saUser())).toEqual([]);
 

@@ -13,7 +13,7 @@ const macsOf = (vm: unknown) =>
 
 /** Every sample of one scrape, by its series text (`name{labels}`). */
 async function scrape(env: WebhookEnvironment): Promise<Map<string, number>> {
-  const port = (env.manager.metricsApp.getHttpServer().address() as AddressInfo).port;
+  const port = (env.manager.metricsApp!.getHttpServer().address() as AddressInfo).port;
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const samples = new Map<string, number>();
   for (const line of text.split('\n')) {

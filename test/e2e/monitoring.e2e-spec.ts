@@ -1,6 +1,12 @@
+import { writeFileSync } from 'node:fs';
+import { request } from 'node:https';
 import { type AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { virtualMachine } from '../fixtures/objects';
-import { dashboardQueries } from '../support/monitoring-manifests';
+import { serviceAccountToken } from '../support/chart-identity';
+import { controlPlaneInfo, createTestNamespace } from '../support/cluster';
+import { metricsReaders, waitForMetricsAccess } from '../support/metrics-readers';
+import { chartServiceMonitorEndpoint, dashboardQueries } from '../support/monitoring-manifests';
 import { KUBEMACPOOL_JOB, MonitoringStack } from '../support/prometheus';
 import { VM_API, WebhookEnvironment, apiErrorMessage, waitUntil } from '../support/webhook';
 import { PoolService } from '../../src/modules/pool/pool.service';
@@ -14,15 +20,60 @@ describe('monitoring with a real Prometheus and Alertmanager', () => {
   const env = new WebhookEnvironment();
   let stack: MonitoringStack;
 
+  let releaseReader: (() => Promise<void>) | undefined;
+
   beforeAll(async () => {
-    await env.start({ ...RANGE, LOG_LEVEL: 'warn' });
-    const metrics = env.manager.metricsApp.getHttpServer().address() as AddressInfo;
-    stack = await MonitoringStack.start([`127.0.0.1:${metrics.port}`]);
+    // Prometheus's ServiceAccount, allowed to get /metrics as ClusterRole kubemacpool-metrics-reader allows it.
+    const monitoring = await createTestNamespace('kmp-monitoring');
+    releaseReader = await metricsReaders(monitoring, `kmp-monitoring-${env.scope}`, {
+      readers: ['prometheus-k8s'],
+      others: [],
+    });
+    // The guarded endpoint only (the chart's default), under the chart's identity.
+    await env.start({ ...RANGE, LOG_LEVEL: 'warn', METRICS_ADDR: '', METRICS_SECURE_ADDR: '127.0.0.1:0' });
+    const guarded = env.manager.secureMetricsApp!.getHttpServer().address() as AddressInfo;
+    // The chart's ServiceMonitor, verifying the manager's certificate with the webhook CA (the documented
+    // metrics.serviceMonitor.tlsConfig), and what the cluster gives Prometheus: its token and the Secret's CA.
+    const caSecret = `${env.configurationName}-ca`;
+    const endpoint = chartServiceMonitorEndpoint(env.managerNamespace, {
+      ca: { secret: { name: caSecret, key: 'ca.crt' } },
+      serverName: `kubemacpool-service.${env.managerNamespace}.svc`,
+    });
+    const secret = await env.core.readNamespacedSecret({ namespace: env.managerNamespace, name: caSecret });
+    const tokenFile = join(controlPlaneInfo().directory, `prometheus-token-${env.scope}`);
+    writeFileSync(tokenFile, await serviceAccountToken(monitoring, 'prometheus-k8s'), { mode: 0o600 });
+    await waitForMetricsAccess(`system:serviceaccount:${monitoring}:prometheus-k8s`);
+    stack = await MonitoringStack.start([`127.0.0.1:${guarded.port}`], {
+      endpoint,
+      tokenFile,
+      caPem: Buffer.from(secret.data!['ca.crt'], 'base64').toString(),
+    });
     await stack.waitForTargetsUp();
   }, 120_000);
   afterAll(async () => {
     await stack?.stop();
     await env.stop();
+    await releaseReader?.();
+  });
+
+  it('scrapes the guarded endpoint over verified HTTPS with a ServiceAccount token, which the manager reviewed', async () => {
+    const [up] = await stack.query(`up{job="${KUBEMACPOOL_JOB}"}`);
+    expect(up.value[1]).toBe('1');
+    expect(await stack.targetErrors()).toEqual([]);
+    // The same scrape without the token is refused: it is the token that let Prometheus in.
+    const guarded = env.manager.secureMetricsApp!.getHttpServer().address() as AddressInfo;
+    const anonymous = await new Promise<number>((resolve, reject) =>
+      request(
+        { host: '127.0.0.1', port: guarded.port, path: '/metrics', rejectUnauthorized: false },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      )
+        .on('error', reject)
+        .end(),
+    );
+    expect(anonymous).toBe(401);
   });
 
   const used = () => env.manager.app.get(PoolService).pool.stats().used;

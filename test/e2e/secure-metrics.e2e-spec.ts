@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { request } from 'node:https';
 import { connect, createSecureContext } from 'node:tls';
 import { join } from 'node:path';
-import { serviceAccountToken } from '../support/chart-identity';
+import { chartIdentity, serviceAccountToken } from '../support/chart-identity';
 import { controlPlaneInfo, createTestNamespace } from '../support/cluster';
 import { metricsReaders } from '../support/metrics-readers';
 import { logRecords } from '../support/manager-log';
@@ -41,19 +41,20 @@ function get(port: number, path: string, token?: string): Promise<Answer> {
 }
 
 /**
- * A manager process in `namespace` with the guarded metrics endpoint on a free port, as the admin (the reviews need
- * `create` on tokenreviews and subjectaccessreviews, which the chart does not grant yet).
+ * A manager process in `namespace` with the guarded metrics endpoint on a free port, under the chart's identity
+ * (its ClusterRole kubemacpool-metrics-auth-role lets it create the reviews). `stop` stops it and removes the identity.
  */
 async function startGuardedManager(
   namespace: string,
   name: string,
   octet: string,
   env: Record<string, string> = {},
-): Promise<{ manager: ManagerProcess; securePort: number }> {
+): Promise<{ manager: ManagerProcess; securePort: number; stop: () => Promise<void> }> {
   const securePort = await freeLoopbackPort();
+  const identity = await chartIdentity(namespace, name);
   const manager = await ManagerProcess.create(
     {
-      KUBECONFIG: controlPlaneInfo().kubeconfigPath,
+      KUBECONFIG: identity.kubeconfigPath,
       POD_NAMESPACE: namespace,
       WEBHOOK_CONFIGURATION_NAME: name,
       RANGE_START: `02:${octet}:00:00:00:00`,
@@ -65,7 +66,11 @@ async function startGuardedManager(
     join(controlPlaneInfo().directory, `manager-${name}.log`),
   );
   await manager.start(60_000);
-  return { manager, securePort };
+  const stop = async () => {
+    await manager.stop();
+    await identity.release();
+  };
+  return { manager, securePort, stop };
 }
 
 /** The guarded metrics endpoint of a manager process, with ServiceAccount tokens from the TokenRequest API. */
@@ -76,16 +81,21 @@ describe('metrics over HTTPS behind Kubernetes authentication and authorization 
   let cleanUp: (() => Promise<void>) | undefined;
   let manager: ManagerProcess;
   let securePort: number;
+  let stop: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
     buildManager();
     namespace = await createTestNamespace('kmp-secure-metrics');
     cleanUp = await metricsReaders(namespace, role, { readers: ['prometheus'], others: ['stranger'] });
-    ({ manager, securePort } = await startGuardedManager(namespace, `kmp-secure-metrics-${scope}`, 'ea'));
+    ({ manager, securePort, stop } = await startGuardedManager(
+      namespace,
+      `kmp-secure-metrics-${scope}`,
+      'ea',
+    ));
   }, 90_000);
 
   afterAll(async () => {
-    await manager?.stop();
+    await stop?.();
     await cleanUp?.();
   });
 
@@ -169,17 +179,18 @@ describe('the post-quantum key exchange X25519MLKEM768 on the webhook and guarde
   const scope = randomBytes(4).toString('hex');
   let manager: ManagerProcess;
   let securePort: number;
+  let stop: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
     buildManager();
     const namespace = await createTestNamespace('kmp-pq-tls');
-    ({ manager, securePort } = await startGuardedManager(namespace, `kmp-pq-tls-${scope}`, 'eb', {
+    ({ manager, securePort, stop } = await startGuardedManager(namespace, `kmp-pq-tls-${scope}`, 'eb', {
       // What the network add-ons operator passes for its TLS profiles.
       TLS_GROUP_PREFERENCES: 'X25519MLKEM768,X25519',
     }));
   }, 90_000);
 
-  afterAll(() => manager?.stop());
+  afterAll(() => stop?.());
 
   it('completes a handshake offering only X25519MLKEM768 where OpenSSL has it; elsewhere leaves it out, saying so', async () => {
     if (hasMlKem()) {

@@ -174,6 +174,8 @@ export async function chartIdentity(
       name: configurationName,
     },
     { namespace, verb: 'create', group: '', resource: 'secrets' },
+    // The guarded metrics endpoint's reviews (the chart's default metrics.serving=manager).
+    { verb: 'create', group: 'authorization.k8s.io', resource: 'subjectaccessreviews' },
   ]);
   const kubeconfigPath = tokenKubeconfig(
     await serviceAccountToken(namespace, CHART_SERVICE_ACCOUNT),

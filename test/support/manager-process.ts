@@ -98,6 +98,8 @@ export class ManagerProcess {
         ...process.env,
         WEBHOOK_PORT: String(this.port),
         METRICS_ADDR: `127.0.0.1:${this.metricsPort}`,
+        // The guarded endpoint (on by default, :8443) only where a test asks for it, on a port of its own.
+        METRICS_SECURE_ADDR: '',
         WEBHOOK_EXTRA_IP_ADDRESSES: '127.0.0.1',
         ...this.env,
       },

@@ -29,6 +29,7 @@ export async function startTestManager(
       RANGE_END: '02:00:00:00:ff:ff',
       WEBHOOK_PORT: '0',
       METRICS_ADDR: '127.0.0.1:0',
+      METRICS_SECURE_ADDR: '',
       WEBHOOK_EXTRA_IP_ADDRESSES: '127.0.0.1',
       LOG_LEVEL: 'warn',
       ...env,

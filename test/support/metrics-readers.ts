@@ -1,5 +1,6 @@
-import { CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { AuthorizationV1Api, CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { adminKubeConfig } from './cluster';
+import { waitUntil } from './webhook';
 
 /**
  * ServiceAccounts in `namespace`, of which `readers` may `get /metrics` (a ClusterRole and binding named `role`,
@@ -29,4 +30,15 @@ export async function metricsReaders(
     await rbac.deleteClusterRoleBinding({ name: role }).catch(() => undefined);
     await rbac.deleteClusterRole({ name: role }).catch(() => undefined);
   };
+}
+
+/** Waits until the RBAC authorizer lets `user` get /metrics (its cache follows the bindings within moments). */
+export async function waitForMetricsAccess(user: string): Promise<void> {
+  const authorization = adminKubeConfig().makeApiClient(AuthorizationV1Api);
+  await waitUntil(`RBAC to let ${user} get /metrics`, async () => {
+    const review = await authorization.createSubjectAccessReview({
+      body: { spec: { user, nonResourceAttributes: { verb: 'get', path: '/metrics' } } },
+    });
+    return review.status?.allowed === true ? true : undefined;
+  });
 }

@@ -4,6 +4,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from './binaries';
+import { helmTemplate } from './helm';
+import { type ServiceMonitorEndpoint } from './prometheus';
 
 /** The monitoring manifests users apply (docs/monitoring.md). */
 export const MONITORING_DIR = join(REPO_ROOT, 'k8s', 'monitoring');
@@ -109,4 +111,27 @@ export async function promtool(args: string[], cwd: string): Promise<{ code: num
     }
     return { code: Number(failure.code ?? 1), output: `${failure.stdout ?? ''}${failure.stderr ?? ''}` };
   }
+}
+
+/**
+ * The endpoint of the chart's ServiceMonitor as `helm template` renders it for a release in `namespace`, with
+ * `tlsConfig` as metrics.serviceMonitor.tlsConfig (undefined: the chart's default).
+ */
+export function chartServiceMonitorEndpoint(namespace: string, tlsConfig?: object): ServiceMonitorEndpoint {
+  const text = helmTemplate(
+    [
+      '--show-only',
+      'templates/monitoring/servicemonitor.yaml',
+      '--api-versions',
+      'monitoring.coreos.com/v1',
+      '--set',
+      'metrics.serviceMonitor.enabled=true',
+      ...(tlsConfig === undefined
+        ? []
+        : ['--set-json', `metrics.serviceMonitor.tlsConfig=${JSON.stringify(tlsConfig)}`]),
+    ],
+    namespace,
+  );
+  const monitor = loadYaml<{ spec: { endpoints: ServiceMonitorEndpoint[] } }>(text);
+  return monitor.spec.endpoints[0];
 }

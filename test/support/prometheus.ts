@@ -21,6 +21,50 @@ export const KUBEMACPOOL_JOB = 'kubemacpool-metrics-service';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The fields of a ServiceMonitor endpoint (monitoring.coreos.com/v1) the chart sets. */
+export interface ServiceMonitorEndpoint {
+  scheme?: 'http' | 'https';
+  bearerTokenFile?: string;
+  tlsConfig?: {
+    insecureSkipVerify?: boolean;
+    serverName?: string;
+    ca?: { secret?: { name: string; key: string } };
+  };
+}
+
+/**
+ * How Prometheus reaches guarded targets: a ServiceMonitor endpoint as the chart renders it, translated as the
+ * Prometheus Operator translates it, with what the cluster would provide: the file behind `bearerTokenFile`
+ * (Prometheus's own ServiceAccount token) and the PEM the `tlsConfig.ca` Secret key holds.
+ */
+export interface GuardedScrape {
+  endpoint: ServiceMonitorEndpoint;
+  tokenFile: string;
+  caPem?: string;
+}
+
+/** The scrape_config fields of `scrape` (Prometheus 2.26+ names: authorization, tls_config). */
+function scrapeSettings(scrape: GuardedScrape, directory: string): Record<string, unknown> {
+  const { endpoint } = scrape;
+  const settings: Record<string, unknown> = { scheme: endpoint.scheme ?? 'http' };
+  if (endpoint.bearerTokenFile !== undefined)
+    settings.authorization = { type: 'Bearer', credentials_file: scrape.tokenFile };
+  const tls = endpoint.tlsConfig;
+  if (tls !== undefined) {
+    const config: Record<string, unknown> = {};
+    if (tls.insecureSkipVerify === true) config.insecure_skip_verify = true;
+    if (tls.serverName !== undefined) config.server_name = tls.serverName;
+    if (tls.ca?.secret !== undefined) {
+      if (scrape.caPem === undefined)
+        throw new Error(`tlsConfig.ca names Secret ${tls.ca.secret.name}: pass its PEM`);
+      config.ca_file = join(directory, 'scrape-ca.crt');
+      writeFileSync(config.ca_file as string, scrape.caPem);
+    }
+    settings.tls_config = config;
+  }
+  return settings;
+}
+
 /** The last lines of a log, for error messages. */
 function tail(path: string, lines = 20): string {
   if (!existsSync(path)) return '(no log)';
@@ -204,8 +248,11 @@ export class MonitoringStack {
     readonly receiver: AlertReceiver,
   ) {}
 
-  /** `targets`: `host:port` of each manager's plain-HTTP metrics endpoint. */
-  static async start(targets: string[]): Promise<MonitoringStack> {
+  /**
+   * `targets`: `host:port` of each manager's metrics endpoint: plain HTTP, or as `guarded` says (the chart's
+   * ServiceMonitor endpoint).
+   */
+  static async start(targets: string[], guarded?: GuardedScrape): Promise<MonitoringStack> {
     const directory = mkdtempSync(join(tmpdir(), 'kmp-monitoring-'));
     const receiver = await AlertReceiver.start();
     const alertmanager = new LoopbackDaemon(
@@ -223,7 +270,7 @@ export class MonitoringStack {
     const stack = new MonitoringStack(directory, prometheus, alertmanager, receiver);
     try {
       await stack.startAlertmanager();
-      await stack.startPrometheus(targets);
+      await stack.startPrometheus(targets, guarded);
     } catch (error) {
       await stack.stop();
       throw error;
@@ -260,7 +307,7 @@ export class MonitoringStack {
     );
   }
 
-  private async startPrometheus(targets: string[]): Promise<void> {
+  private async startPrometheus(targets: string[], guarded: GuardedScrape | undefined): Promise<void> {
     const rules = writeRuleFile(join(this.directory, 'rules.yml'));
     const config = join(this.directory, 'prometheus.yml');
     writeFileSync(
@@ -271,7 +318,13 @@ export class MonitoringStack {
         alerting: {
           alertmanagers: [{ static_configs: [{ targets: [`127.0.0.1:${this.alertmanager.port}`] }] }],
         },
-        scrape_configs: [{ job_name: KUBEMACPOOL_JOB, static_configs: [{ targets }] }],
+        scrape_configs: [
+          {
+            job_name: KUBEMACPOOL_JOB,
+            static_configs: [{ targets }],
+            ...(guarded === undefined ? {} : scrapeSettings(guarded, this.directory)),
+          },
+        ],
       }),
     );
     await this.prometheus.start(
@@ -310,9 +363,21 @@ export class MonitoringStack {
       if (up.length > 0 && up.every((series) => series.value[1] === '1')) return;
       await sleep(200);
     }
+    const errors = await this.targetErrors().catch((error: Error) => [error.message]);
     throw new Error(
-      `the manager's metrics were not scraped within ${timeoutMs} ms:\n${this.prometheus.log()}`,
+      `the manager's metrics were not scraped within ${timeoutMs} ms (${errors.join('; ')}):\n${this.prometheus.log()}`,
     );
+  }
+
+  /** The last scrape error of each active target that has one (`GET /api/v1/targets`). */
+  async targetErrors(): Promise<string[]> {
+    const response = await fetch(`${this.prometheus.url}/api/v1/targets?state=active`);
+    const body = (await response.json()) as {
+      data: { activeTargets: { scrapeUrl: string; lastError: string }[] };
+    };
+    return body.data.activeTargets
+      .filter((target) => target.lastError !== '')
+      .map((target) => `${target.scrapeUrl}: ${target.lastError}`);
   }
 
   /**
