@@ -2,6 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { type AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { AccessModule } from './modules/access/access.module';
+import { AdminModule } from './modules/admin/admin.module';
 import { AdmissionModule } from './modules/admission/admission.module';
 import { CertificatesModule } from './modules/certificates/certificates.module';
 import { CollisionsModule } from './modules/collisions/collisions.module';
@@ -36,6 +37,7 @@ export class AppModule {
         LifecycleModule,
         CollisionsModule,
         AccessModule,
+        AdminModule,
       ],
     };
   }

@@ -14,6 +14,7 @@ import { placeholderCertificate } from './modules/certificates/placeholder-certi
 import { LeaderElectionService } from './modules/leader/leader-election.service';
 import { AccessReviewService } from './modules/access/access-review.service';
 import { MetricsHttpModule } from './modules/metrics/metrics-http.module';
+import { AdminService } from './modules/admin/admin.service';
 import { SecureMetricsModule } from './modules/metrics/secure-metrics.module';
 import { PoolService } from './modules/pool/pool.service';
 
@@ -119,7 +120,7 @@ export async function startManager(
   let secureMetricsUrl: string | undefined;
   if (config.secureMetrics !== undefined) {
     secureMetricsApp = await NestFactory.create<NestFastifyApplication>(
-      SecureMetricsModule.forRoot(app.get(AccessReviewService)),
+      SecureMetricsModule.forRoot(app.get(AccessReviewService), app.get(AdminService)),
       new FastifyAdapter({ https: { ...startupCertificate(), ...webhookTlsOptions(config.webhook) } }),
       { logger },
     );

@@ -14,6 +14,10 @@ const { IsNotEmpty } = require('class-validator/cjs/decorator/common/IsNotEmpty'
   typeof ClassValidator,
   'IsNotEmpty'
 >;
+const { IsOptional } = require('class-validator/cjs/decorator/common/IsOptional') as Pick<
+  typeof ClassValidator,
+  'IsOptional'
+>;
 const { IsInt } = require('class-validator/cjs/decorator/typechecker/IsInt') as Pick<
   typeof ClassValidator,
   'IsInt'
@@ -34,7 +38,7 @@ const { Validator } = require('class-validator/cjs/validation/Validator') as Pic
 >;
 /* eslint-enable @typescript-eslint/no-require-imports */
 
-export { IsIn, IsInt, IsNotEmpty, Matches, Max, Min, registerDecorator };
+export { IsIn, IsInt, IsNotEmpty, IsOptional, Matches, Max, Min, registerDecorator };
 export type { ValidationArguments, ValidationError } from 'class-validator';
 
 /** class-validator's validateSync for an object (the index's validateSync calls the same Validator). */

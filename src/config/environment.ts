@@ -34,7 +34,7 @@ function rule(name: string, validate: (value: unknown) => boolean, message: (val
 }
 
 /** A MAC in any notation MacAddress accepts (absence is left to IsNotEmpty); the message is upstream's parse error. */
-const IsMacAddress = () =>
+export const IsMacAddress = () =>
   rule(
     'isMacAddress',
     (value) =>
@@ -79,7 +79,7 @@ export function splitList(value: string): string[] {
 }
 
 const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /**
  * The manager's configuration, read from the environment. Each property is one variable, its initialiser the

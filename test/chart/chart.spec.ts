@@ -86,6 +86,7 @@ describe('the Helm chart helm/kubemacpool', () => {
     it('renders upstream’s objects by upstream’s names, and the helm hooks', () => {
       expect(names(objects)).toEqual(
         [
+          'ClusterRole/kubemacpool-admin-reader',
           'ClusterRole/kubemacpool-manager-role',
           'ClusterRole/kubemacpool-metrics-auth-role',
           'ClusterRole/kubemacpool-metrics-reader',
@@ -172,6 +173,11 @@ describe('the Helm chart helm/kubemacpool', () => {
       ]);
       expect(find(objects, 'ClusterRole', 'kubemacpool-metrics-reader').rules).toEqual([
         { nonResourceURLs: ['/metrics'], verbs: ['get'] },
+      ]);
+      // The admin API's reads, as resources (every authenticated user may get /api/* as a path).
+      expect(find(objects, 'ClusterRole', 'kubemacpool-admin-reader').rules).toEqual([
+        { apiGroups: ['kubemacpool.io'], resources: ['pool', 'macs'], verbs: ['get'] },
+        { apiGroups: ['kubemacpool.io'], resources: ['allocations', 'collisions'], verbs: ['list'] },
       ]);
       expect(find(objects, 'Service', 'kubemacpool-metrics-service').spec).toMatchObject({
         ports: [{ name: 'metrics', port: 8443, targetPort: 8443, protocol: 'TCP' }],

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { connect } from 'node:tls';
 import { buildManager } from '../support/manager-process';
+import { httpsGet } from '../support/https-get';
 import { freeLoopbackPort } from '../support/ports';
 import { startScopedManager } from '../support/scoped-manager';
 
@@ -33,18 +33,6 @@ function startWith(args: (ports: { webhook: number; metrics: number }) => string
   );
 }
 
-/** The HTTP status of GET /metrics over HTTPS on `port`, without a token. */
-function guardedStatus(port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/metrics', rejectUnauthorized: false }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 describe("upstream's command-line flags, on the manager process", () => {
   beforeAll(() => buildManager());
 
@@ -64,7 +52,7 @@ describe("upstream's command-line flags, on the manager process", () => {
       // Ready means the serving certificate from the Secret replaced the placeholder: the TLS settings must hold
       // after that swap, not only for the placeholder.
       expect(await manager.metric('kubemacpool_pool_size')).toBeGreaterThan(0);
-      expect(await guardedStatus(guardedPort)).toBe(401);
+      expect((await httpsGet(guardedPort, '/metrics')).status).toBe(401);
       expect(await handshake(manager.port, { maxVersion: 'TLSv1.2' })).toBe(
         'TLSv1.2 TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384',
       );

@@ -15,7 +15,6 @@ import {
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -35,6 +34,7 @@ import {
 } from '../support/cluster';
 import { CHART_DIR, RELEASE_NAME, helm, yamlDocuments } from '../support/helm';
 import { ManagerProcess, buildManager } from '../support/manager-process';
+import { httpsGet } from '../support/https-get';
 import { waitForMetricsAccess } from '../support/metrics-readers';
 import { freeLoopbackPort } from '../support/ports';
 import { REPO_ROOT } from '../support/binaries';
@@ -46,29 +46,6 @@ const core = kc.makeApiClient(CoreV1Api);
 const objects = KubernetesObjectApi.makeApiClient(kc);
 const CHART_HOOKS = join(REPO_ROOT, 'dist-dev', 'src', 'chart-hooks.js');
 const SCOPE_LABEL = 'kubemacpool.io/test-scope';
-
-/** GET /metrics over HTTPS on loopback `port`, with `token` as the bearer token when given. */
-function guardedGet(port: number, token?: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/metrics',
-        rejectUnauthorized: false,
-        headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (body += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 /** Runs the chart's helper script (what the helm test Pod and the pre-delete Job run) as a local process. */
 async function chartHooks(
@@ -323,7 +300,10 @@ describe('the Helm chart against the real kube-apiserver', () => {
     });
     try {
       await waitForMetricsAccess(`system:serviceaccount:${namespace}:scraper`);
-      const scrape = (token?: string) => guardedGet(guardedPort, token);
+      const scrape = async (token?: string) => {
+        const { status, text } = await httpsGet(guardedPort, '/metrics', token);
+        return { status, body: text };
+      };
       expect(await scrape(await serviceAccountToken(namespace, 'scraper'))).toEqual({
         status: 200,
         body: expect.stringContaining('kubemacpool_pool_size'),

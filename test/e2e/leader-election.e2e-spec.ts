@@ -1,6 +1,5 @@
 import { AdmissionregistrationV1Api, CoordinationV1Api } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
-import { request } from 'node:https';
 import { join } from 'node:path';
 import { buildWebhookConfiguration } from '../../src/common/webhook-configuration';
 import { admissionReview, podWithNetworks } from '../fixtures/objects';
@@ -8,6 +7,7 @@ import { chartIdentity } from '../support/chart-identity';
 import { adminKubeConfig, controlPlaneInfo, createTestNamespace } from '../support/cluster';
 import { logRecords } from '../support/manager-log';
 import { ManagerProcess, buildManager } from '../support/manager-process';
+import { postReview } from '../support/https-get';
 import { waitUntil } from '../support/webhook';
 
 const kc = adminKubeConfig();
@@ -29,26 +29,7 @@ function review(
   body: object,
   headers: Record<string, string> = {},
 ): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port: manager.port,
-        path: '/mutate-pods',
-        method: 'POST',
-        rejectUnauthorized: false,
-        headers: { 'content-type': 'application/json', ...headers },
-      },
-      (response) => {
-        let text = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => (text += chunk));
-        response.on('end', () => resolve((JSON.parse(text) as { response: Answer }).response));
-      },
-    );
-    req.on('error', reject);
-    req.end(JSON.stringify(body));
-  });
+  return postReview<Answer>(manager.port, body, headers);
 }
 
 const pod = (namespace: string, networks?: string, dryRun = false) =>

@@ -1,10 +1,10 @@
 import { writeFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { virtualMachine } from '../fixtures/objects';
 import { serviceAccountToken } from '../support/chart-identity';
 import { controlPlaneInfo, createTestNamespace } from '../support/cluster';
+import { httpsGet } from '../support/https-get';
 import { metricsReaders, waitForMetricsAccess } from '../support/metrics-readers';
 import { chartServiceMonitorEndpoint, dashboardQueries } from '../support/monitoring-manifests';
 import { KUBEMACPOOL_JOB, MonitoringStack } from '../support/prometheus';
@@ -62,17 +62,7 @@ describe('monitoring with a real Prometheus and Alertmanager', () => {
     expect(await stack.targetErrors()).toEqual([]);
     // The same scrape without the token is refused: it is the token that let Prometheus in.
     const guarded = env.manager.secureMetricsApp!.getHttpServer().address() as AddressInfo;
-    const anonymous = await new Promise<number>((resolve, reject) =>
-      request(
-        { host: '127.0.0.1', port: guarded.port, path: '/metrics', rejectUnauthorized: false },
-        (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        },
-      )
-        .on('error', reject)
-        .end(),
-    );
+    const anonymous = (await httpsGet(guarded.port, '/metrics')).status;
     expect(anonymous).toBe(401);
   });
 

@@ -9,13 +9,13 @@ import { ManagerProcess } from './manager-process';
 /**
  * The manager as its own process on the shared control plane, with a namespace and an opt-in webhook configuration
  * of its own that manages no namespace (the configuration is there for its caBundle): enough to start, make its
- * certificates and serve. It authenticates as the chart's ServiceAccount (test/support/chart-identity.ts). `stop` removes the configuration and stops the process.
+ * certificates and serve (namespaces labelled `kubemacpool.io/test-scope: <scope>` and opted in are served). It authenticates as the chart's ServiceAccount (test/support/chart-identity.ts). `stop` removes the configuration and stops the process.
  */
 export async function startScopedManager(
   label: string,
   env: Record<string, string>,
   options: Parameters<typeof ManagerProcess.create>[2] = {},
-): Promise<{ manager: ManagerProcess; stop: () => Promise<void> }> {
+): Promise<{ manager: ManagerProcess; scope: string; stop: () => Promise<void> }> {
   const admission = adminKubeConfig().makeApiClient(AdmissionregistrationV1Api);
   const scope = randomBytes(4).toString('hex');
   const configurationName = `kmp-${label}-${scope}`;
@@ -49,5 +49,5 @@ export async function startScopedManager(
     await manager.stop();
     await identity.release();
   };
-  return { manager, stop };
+  return { manager, scope, stop };
 }

@@ -10,10 +10,21 @@ export interface UserInfo {
   extra?: Record<string, string[]>;
 }
 
-/** What a request asks to do, as a SubjectAccessReview's non-resource attributes (a path and a verb). */
+/**
+ * What a request asks to do: a verb on a non-resource path, or, when `resource` is set, on a resource of an API
+ * group (the admin API: Kubernetes' system:discovery lets every authenticated user `get` the paths `/api/*`, so
+ * those routes are authorised as `kubemacpool.io` resources instead).
+ */
 export interface RequestAttributes {
   path: string;
   verb: string;
+  resource?: { group: string; resource: string };
+}
+
+/** How a refusal names the request: `get /metrics`, or `list allocations.kubemacpool.io`. */
+export function describeRequest(attributes: RequestAttributes): string {
+  const { verb, path, resource } = attributes;
+  return resource === undefined ? `${verb} ${path}` : `${verb} ${resource.resource}.${resource.group}`;
 }
 
 export type TokenReviewResult =
@@ -75,7 +86,9 @@ export class AccessReviewRepository {
             uid: user.uid,
             groups: user.groups,
             extra: user.extra,
-            nonResourceAttributes: { path: attributes.path, verb: attributes.verb },
+            ...(attributes.resource === undefined
+              ? { nonResourceAttributes: { path: attributes.path, verb: attributes.verb } }
+              : { resourceAttributes: { ...attributes.resource, verb: attributes.verb } }),
           },
         },
         signal: AbortSignal.timeout(REVIEW_TIMEOUT_MS),

@@ -5,6 +5,7 @@ import { describeError, statusCode } from '../kube/kube-errors';
 import {
   type AccessReviewResult,
   AccessReviewRepository,
+  describeRequest,
   type RequestAttributes,
   type TokenReviewResult,
   type UserInfo,
@@ -56,7 +57,7 @@ export class AccessReviewService {
             : 'the Authorization header is not a bearer token (Authorization: Bearer <token>)',
       };
     }
-    const what = `${attributes.verb} ${attributes.path}`;
+    const what = describeRequest(attributes);
     try {
       const review = await this.reviewToken(token);
       if (!review.authenticated) {
@@ -110,6 +111,7 @@ export class AccessReviewService {
         user.extra,
         attributes.path,
         attributes.verb,
+        attributes.resource,
       ]),
     );
     const cached = this.decisions.get(key);

@@ -1,27 +1,46 @@
 import { type ExecutionContext, HttpException } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 import { type AccessDecision, type AccessReviewService } from './access-review.service';
 import { type RequestAttributes } from './access-review.repository';
-import { KubeAuthGuard } from './kube-auth.guard';
+import { AccessResource, KubeAuthGuard } from './kube-auth.guard';
 
-function context(method: string, url: string, authorization?: string, route?: string): ExecutionContext {
+class Routes {
+  @AccessResource('allocations', 'list')
+  allocations(): void {}
+  plain(): void {}
+}
+
+function context(
+  method: string,
+  url: string,
+  authorization?: string,
+  route?: string,
+  handler: () => void = Routes.prototype.plain,
+): ExecutionContext {
   const request = {
     method,
     url,
     headers: authorization === undefined ? {} : { authorization },
     ...(route === undefined ? {} : { routeOptions: { url: route } }),
   };
-  return { switchToHttp: () => ({ getRequest: () => request }) } as unknown as ExecutionContext;
+  return {
+    switchToHttp: () => ({ getRequest: () => request }),
+    getHandler: () => handler,
+  } as unknown as ExecutionContext;
 }
 
 describe('KubeAuthGuard', () => {
   const asked: { authorization: string | undefined; attributes: RequestAttributes }[] = [];
   let decision: AccessDecision = { allowed: true, user: { username: 'u', groups: [] } };
-  const guard = new KubeAuthGuard({
-    check: (authorization: string | undefined, attributes: RequestAttributes) => {
-      asked.push({ authorization, attributes });
-      return Promise.resolve(decision);
-    },
-  } as unknown as AccessReviewService);
+  const guard = new KubeAuthGuard(
+    {
+      check: (authorization: string | undefined, attributes: RequestAttributes) => {
+        asked.push({ authorization, attributes });
+        return Promise.resolve(decision);
+      },
+    } as unknown as AccessReviewService,
+    new Reflector(),
+  );
 
   it('asks for the path without its query and the verb the API server names for the method', async () => {
     await guard.canActivate(context('GET', '/metrics?name[]=x', 'Bearer t'));
@@ -42,6 +61,26 @@ describe('KubeAuthGuard', () => {
     await guard.canActivate(context('GET', '/%6detrics', 'Bearer t', '/metrics'));
     await guard.canActivate(context('GET', 'https://x/metrics', 'Bearer t', '/metrics'));
     expect(asked.map((a) => a.attributes.path)).toEqual(['/metrics', '/metrics']);
+  });
+
+  it('asks for the verb on the kubemacpool.io resource of a route marked AccessResource, not its path', async () => {
+    asked.length = 0;
+    await guard.canActivate(
+      context(
+        'GET',
+        '/api/v1/allocations?limit=1',
+        'Bearer t',
+        '/api/v1/allocations',
+        Routes.prototype.allocations,
+      ),
+    );
+    expect(asked.map((a) => a.attributes)).toEqual([
+      {
+        path: '/api/v1/allocations',
+        verb: 'list',
+        resource: { group: 'kubemacpool.io', resource: 'allocations' },
+      },
+    ]);
   });
 
   it('refuses with the decision’s status and message', async () => {

@@ -22,5 +22,7 @@ import { NamespacesModule } from '../namespaces/namespaces.module';
     NamespacesModule,
   ],
   providers: [AdmissionService, AdmissionRoutes, LeaderForwardingService],
+  // The admin API forwards a follower's reads to the leader through the same verified connection.
+  exports: [LeaderForwardingService],
 })
 export class AdmissionModule {}

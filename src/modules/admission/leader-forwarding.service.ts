@@ -35,41 +35,71 @@ export class LeaderForwardingService implements OnModuleDestroy {
     forwardedBy: string,
     timeoutMs: number,
   ): Promise<AdmissionReviewResponse> {
+    const answer = await this.send(
+      url,
+      path,
+      'POST',
+      { [FORWARDED_BY_HEADER]: forwardedBy },
+      timeoutMs,
+      body,
+    );
+    if (answer.status !== 200) throw new Error(`HTTP ${answer.status}: ${answer.text.slice(0, 200)}`);
+    try {
+      return JSON.parse(answer.text) as AdmissionReviewResponse;
+    } catch {
+      throw new Error(`an answer that is not JSON: ${answer.text.slice(0, 200)}`);
+    }
+  }
+
+  /** A GET of `path` (query included) at the leader's `url`, verified as forward() verifies it; any status. */
+  get(
+    url: string,
+    path: string,
+    headers: Record<string, string>,
+    timeoutMs: number,
+  ): Promise<{ status: number; text: string; contentType: string }> {
+    return this.send(url, path, 'GET', headers, timeoutMs);
+  }
+
+  private send(
+    url: string,
+    path: string,
+    method: 'GET' | 'POST',
+    headers: Record<string, string>,
+    timeoutMs: number,
+    body?: unknown,
+  ): Promise<{ status: number; text: string; contentType: string }> {
     const ca = this.certificates.trustedCaPem;
-    if (ca === undefined) throw new Error('the webhook CA is not known yet');
+    if (ca === undefined) return Promise.reject(new Error('the webhook CA is not known yet'));
     const target = new URL(path, url);
-    const payload = Buffer.from(JSON.stringify(body));
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     return new Promise((resolve, reject) => {
       const req = request(
         {
           host: target.hostname.replace(/^\[|\]$/g, ''),
           port: target.port,
-          path: target.pathname,
-          method: 'POST',
+          path: `${target.pathname}${target.search}`,
+          method,
           agent: this.agentFor(ca),
           servername: this.servername,
           timeout: timeoutMs,
           headers: {
-            'content-type': 'application/json',
-            'content-length': payload.length,
-            [FORWARDED_BY_HEADER]: forwardedBy,
+            ...headers,
+            ...(payload === undefined
+              ? {}
+              : { 'content-type': 'application/json', 'content-length': payload.length }),
           },
         },
         (response) => {
           const chunks: Buffer[] = [];
           response.on('data', (chunk: Buffer) => chunks.push(chunk));
-          response.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            if (response.statusCode !== 200) {
-              reject(new Error(`HTTP ${response.statusCode}: ${text.slice(0, 200)}`));
-              return;
-            }
-            try {
-              resolve(JSON.parse(text) as AdmissionReviewResponse);
-            } catch {
-              reject(new Error(`an answer that is not JSON: ${text.slice(0, 200)}`));
-            }
-          });
+          response.on('end', () =>
+            resolve({
+              status: response.statusCode ?? 0,
+              text: Buffer.concat(chunks).toString('utf8'),
+              contentType: String(response.headers['content-type'] ?? ''),
+            }),
+          );
           response.on('error', reject);
         },
       );

@@ -4,7 +4,9 @@ import { MacRange } from '../pool/mac-range';
 import { MacClaims } from './mac-claims';
 import { MutationException, MutationExceptionCode } from './mutation.exception';
 
-const pool = () => new MacPool(MacRange.parse('02:00:00:00:00:00', '02:00:00:00:00:ff'));
+// Allocation starts at the range's first MAC (not at a random one), so that it never hands out the MAC the tests
+// request themselves.
+const pool = () => new MacPool(MacRange.parse('02:00:00:00:00:00', '02:00:00:00:00:ff'), () => 0);
 const options = { policy: 'Warn' as const, deadline: Date.now() + 60_000 };
 
 describe('MacClaims and the leader fence', () => {
