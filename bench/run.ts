@@ -5,6 +5,7 @@ import { type BenchResult, type BenchSuite } from './harness';
 import { certificatesSuite } from './certificates.bench';
 import { poolSuite } from './pool.bench';
 import { rebuildSuite } from './rebuild.bench';
+import { guardedSuite } from './guarded.bench';
 import { webhookSuite } from './webhook.bench';
 
 /**
@@ -16,7 +17,7 @@ import { webhookSuite } from './webhook.bench';
  * Node.js flags `npm start` ships (reported as `webhook/…`) and once without them (`webhook-without-start-flags/…`),
  * one after the other in the same run, so what those flags cost or save in admission is printed next to each other.
  */
-const suites: BenchSuite[] = [poolSuite, certificatesSuite, webhookSuite, rebuildSuite];
+const suites: BenchSuite[] = [poolSuite, certificatesSuite, webhookSuite, rebuildSuite, guardedSuite];
 
 /** Set in the webhook suite's child processes. */
 const CHILD_FLAG = '--webhook-child';

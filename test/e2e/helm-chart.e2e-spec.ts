@@ -138,6 +138,7 @@ describe('the Helm chart against the real kube-apiserver', () => {
     const kinds = rendered.map((object) => `${object.kind}/${object.metadata!.name}`).sort();
     expect(kinds).toEqual(
       [
+        'ClusterRole/kubemacpool-admin-reader',
         'ClusterRole/kubemacpool-manager-role',
         'ClusterRole/kubemacpool-metrics-auth-role',
         'ClusterRole/kubemacpool-metrics-reader',
